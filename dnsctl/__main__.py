@@ -1,0 +1,3 @@
+from dnsctl.cli import main
+
+main()

@@ -1,0 +1,220 @@
+"""Carry out a host plan safely: stage -> validate -> back up -> atomic move -> reload.
+
+Files are first written beside their targets (``.dnsctl-new``) and validated on
+the host with named-checkzone and named-checkconf -z against the complete new
+configuration (shadow copies, ``.dnsctl-check``), so nothing named would reject is
+ever moved into place. Old files are kept under /var/backups/dnsctl/<stamp>/ and
+restored, with a reload, when anything later fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+
+from dnsctl.errors import RemoteError, ValidationError
+from dnsctl.plan import FileChange, HostPlan
+from dnsctl.remote import CommandFailed, Connection
+
+STAGED = ".dnsctl-new"
+CHECK = ".dnsctl-check"
+BACKUP_ROOT = "/var/backups/dnsctl"
+
+
+@dataclass
+class Activation:
+    """What was done on one host, so it can be undone."""
+
+    plan: HostPlan
+    backup_dir: str
+    moved: list[FileChange] = field(default_factory=list)
+
+
+def include_pattern(path: str) -> re.Pattern[str]:
+    return re.compile(rf'(include\s+"){re.escape(path)}("\s*;)')
+
+
+def shadow(plan: HostPlan) -> dict[str, str]:
+    """The check copies of the configuration chain, each pointing at the others and at staged zones.
+
+    named-checkconf then reads exactly what named would read after activation.
+    """
+    layout = plan.layout
+    current = plan.current
+    new_content = {change.path: change.new for change in plan.changes}
+    staged_zones = [change.path for change in plan.changes if change.kind == "zone"]
+    copies = {}
+    for path in layout.config_files():
+        text = new_content.get(path, current.get(path))
+        if text is None:
+            continue
+        for other in layout.config_files():
+            text = include_pattern(other).sub(
+                lambda m, o=other: f"{m.group(1)}{o}{CHECK}{m.group(2)}", text
+            )
+        if path == layout.managed_conf:
+            for zone_file in staged_zones:
+                text = text.replace(f'file "{zone_file}";', f'file "{zone_file}{STAGED}";')
+        copies[path + CHECK] = text
+    return copies
+
+
+def stage(connection: Connection, plan: HostPlan) -> None:
+    """Upload and validate every new file; on rejection remove them all and raise."""
+    try:
+        for change in plan.changes:
+            connection.put(change.path + STAGED, change.new, mode=0o644, group=change.group)
+        for change in plan.changes:
+            if change.kind == "zone":
+                result = connection.run(
+                    ["named-checkzone", change.zone, change.path + STAGED], check=False
+                )
+                if not result.ok:
+                    raise ValidationError(
+                        f"{plan.server}: named-checkzone rejected zone {change.zone}: "
+                        f"{_checker_reason(result.stdout + result.stderr)}"
+                    )
+        copies = shadow(plan)
+        for path, text in copies.items():
+            connection.put(path, text, mode=0o644, group=plan.layout.group)
+        main = plan.layout.named_conf + CHECK
+        result = connection.run(["named-checkconf", "-z", main], check=False)
+        if not result.ok:
+            raise ValidationError(
+                f"{plan.server}: named-checkconf rejected the new configuration: "
+                f"{_checker_reason(result.stdout + result.stderr)}"
+            )
+    except BaseException:
+        discard(connection, plan)
+        raise
+    finally:
+        _remove(connection, [path + CHECK for path in plan.layout.config_files()])
+
+
+def _checker_reason(output: str) -> str:
+    """The first line of named-check* output that says what is wrong."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        lowered = line.lower()
+        if "loaded serial" in lowered or lowered == "ok":
+            continue
+        return line.replace(STAGED, "").replace(CHECK, "")
+    return lines[-1] if lines else "rejected"
+
+
+def discard(connection: Connection, plan: HostPlan) -> None:
+    """Remove staged files; used when a run stops before activation."""
+    _remove(connection, [change.path + STAGED for change in plan.changes])
+
+
+def _remove(connection: Connection, paths: list[str]) -> None:
+    if paths:
+        # Best effort: a leftover staged name never shadows a live file.
+        with contextlib.suppress(RemoteError):
+            connection.run(["rm", "-f", "--", *paths], check=False)
+
+
+def prepare(connection: Connection, plan: HostPlan) -> None:
+    """Steps that must precede staging: packages, directories named must write into."""
+    if plan.install:
+        connection.run([*plan.layout.install, *plan.layout.packages], timeout=900)
+    for directory in plan.directories:
+        connection.run(
+            ["install", "-d", "-m", "0775", "-o", "root", "-g", plan.layout.group, directory]
+        )
+
+
+ACTIVATE_SCRIPT = r"""
+set -e
+backup=$1; shift
+mkdir -p "$backup"
+while [ $# -gt 0 ]; do
+  target=$1; shift
+  if [ -e "$target" ]; then
+    mkdir -p "$backup$(dirname "$target")"
+    cp -p "$target" "$backup$target"
+    chown --reference="$target" "$target.dnsctl-new"
+    chmod --reference="$target" "$target.dnsctl-new"
+  fi
+  mv -f "$target.dnsctl-new" "$target"
+  echo "$target"
+done
+"""
+
+
+def activate(connection: Connection, plan: HostPlan, stamp: str) -> Activation:
+    """Back up and move every staged file into place, then make named use them."""
+    activation = Activation(plan, f"{BACKUP_ROOT}/{stamp}")
+    if plan.changes:
+        result = connection.run(
+            ["sh", "-c", ACTIVATE_SCRIPT, "dnsctl-activate", activation.backup_dir]
+            + [change.path for change in plan.changes],
+            check=False,
+        )
+        moved = set(result.stdout.split())
+        activation.moved = [change for change in plan.changes if change.path in moved]
+        if not result.ok:
+            raise CommandFailed(plan.server, result)
+    reload(connection, plan)
+    return activation
+
+
+def reload(connection: Connection, plan: HostPlan) -> None:
+    if plan.restart:
+        _service(connection, plan, "restart")
+    elif not plan.facts.named_active:
+        _service(connection, plan, "enable", check=False)
+        _service(connection, plan, "start")
+    elif plan.changes:
+        connection.run(["rndc", "reload"])
+
+
+def _service(connection: Connection, plan: HostPlan, action: str, check: bool = True) -> None:
+    service = plan.layout.service
+    if "systemctl" in plan.facts.tools:
+        connection.run(["systemctl", action, service], check=check)
+    elif action != "enable":
+        connection.run(["service", service, action], check=check)
+
+
+ROLLBACK_SCRIPT = r"""
+backup=$1; shift
+status=0
+while [ $# -gt 0 ]; do
+  target=$1; shift
+  if [ -e "$backup$target" ]; then
+    cp -p "$backup$target" "$target.dnsctl-new" && mv -f "$target.dnsctl-new" "$target" || status=1
+  else
+    rm -f "$target" || status=1
+  fi
+done
+exit $status
+"""
+
+
+def rollback(connection: Connection, activation: Activation) -> None:
+    """Put the backed-up files back and make named serve them again."""
+    plan = activation.plan
+    if activation.moved:
+        connection.run(
+            ["sh", "-c", ROLLBACK_SCRIPT, "dnsctl-rollback", activation.backup_dir]
+            + [change.path for change in activation.moved]
+        )
+    if not plan.facts.named_active:
+        _service(connection, plan, "stop", check=False)
+    elif plan.restart or not _rndc_reload(connection):
+        _service(connection, plan, "restart")
+
+
+def _rndc_reload(connection: Connection) -> bool:
+    return connection.run(["rndc", "reload"], check=False).ok
+
+
+def open_firewall(connection: Connection, plan: HostPlan) -> None:
+    """Allow DNS in the zone of the server's interface, now and across reloads."""
+    zone = plan.facts.firewall.zone or "public"
+    if not plan.facts.firewall.runtime_dns:
+        connection.run(["firewall-cmd", f"--zone={zone}", "--add-service=dns"])
+    if not plan.facts.firewall.permanent_dns:
+        connection.run(["firewall-cmd", "--permanent", f"--zone={zone}", "--add-service=dns"])

@@ -1,0 +1,347 @@
+"""Click commands only: parse arguments, call one function in ops, print, map errors to exit codes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dnsctl import ops
+from dnsctl.errors import DnsctlError, UsageError
+from dnsctl.models import load_inventory
+from dnsctl.remote import Fleet
+from dnsctl.report import Report
+
+INVENTORY_ENV = "DNSCTL_INVENTORY"
+
+
+class Aborted(DnsctlError):
+    exit_code = 1
+
+
+def _sigterm(*_: object) -> None:
+    # Ctrl-C and a polite kill take the same path: finally blocks undo what they must.
+    raise KeyboardInterrupt
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-i",
+    "--inventory",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=lambda: os.environ.get(INVENTORY_ENV, "inventory.toml"),
+    show_default="./inventory.toml or $DNSCTL_INVENTORY",
+    help="The TOML inventory of servers, clients and zones.",
+)
+@click.option(
+    "--json", "json_mode", is_flag=True, help="Print one JSON document on stdout, nothing else."
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log every remote command on stderr.")
+@click.option(
+    "--accept-new-host-keys",
+    is_flag=True,
+    help="Record SSH host keys not yet in known_hosts (a changed key is always refused).",
+)
+@click.version_option(package_name="dnsctl")
+@click.pass_context
+def main(
+    ctx: click.Context, inventory: Path, json_mode: bool, verbose: bool, accept_new_host_keys: bool
+) -> None:
+    """Set up BIND primary/secondary DNS servers and their clients over SSH, and prove failover.
+
+    \b
+    Exit codes: 0 success; 1 a verification or test failed; 2 usage or inventory
+    error; 3 host unreachable or SSH/auth/host-key failure; 4 the change was
+    rejected by validation, nothing changed; 5 the change failed and was rolled
+    back; 6 rollback failed, attention needed; 7 a precondition is not met
+    (lock held, firewalld stopped, not root for the lab); 130 interrupted.
+    """
+    ctx.obj = {"inventory": inventory, "json": json_mode, "accept_new": accept_new_host_keys}
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="dnsctl: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    signal.signal(signal.SIGTERM, _sigterm)
+
+
+def run_op(command: str) -> Callable[..., Callable[..., None]]:
+    """Wrap a subcommand: load the inventory, build a session, map every error to one line."""
+
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        @click.pass_context
+        def wrapper(ctx: click.Context, **kwargs: Any) -> None:
+            report = Report(command, json_mode=ctx.obj["json"])
+            code, error = 0, None
+            try:
+                inventory = load_inventory(ctx.obj["inventory"])
+                with Fleet(accept_new_host_keys=ctx.obj["accept_new"]) as fleet:
+                    session = ops.Session(inventory, report, fleet)
+                    function(session, **kwargs)
+            except DnsctlError as exc:
+                code, error = exc.exit_code, str(exc)
+            except KeyboardInterrupt:
+                code, error = 130, "interrupted; nothing was left half-done"
+            except Exception as exc:  # a bug: still one line, never a traceback
+                logging.getLogger("dnsctl").debug("internal error", exc_info=True)
+                code, error = 70, f"internal error: {exc.__class__.__name__}: {exc}"
+            report.emit(ok=code == 0, error=error, exit_code=code)
+            if error:
+                click.echo(f"dnsctl: error: {error}", err=True)
+            ctx.exit(code)
+
+        return wrapper
+
+    return decorate
+
+
+def _confirm(session: ops.Session, yes: bool) -> Callable[[str], None]:
+    def ask(question: str) -> None:
+        if yes or session.report.json_mode or not sys.stdin.isatty():
+            return
+        if not click.confirm(question, default=False):
+            raise Aborted("aborted; nothing was changed")
+
+    return ask
+
+
+def _options(session: ops.Session, **values: Any) -> None:
+    yes = values.pop("yes", False)
+    session.options = ops.Options(**values, confirm=_confirm(session, yes))
+
+
+change_options = [
+    click.option(
+        "--dry-run", is_flag=True, help="Show the plan (diffs and actions) and change nothing."
+    ),
+    click.option("--restart", is_flag=True, help="Restart named instead of reloading it."),
+    click.option("--no-firewall", is_flag=True, help="Leave firewalld alone."),
+    click.option("-y", "--yes", is_flag=True, help="Apply without asking."),
+    click.option(
+        "--timeout",
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for named to serve the change.",
+    ),
+]
+
+
+def with_change_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(change_options):
+        function = option(function)
+    return function
+
+
+@main.command("init-primary")
+@click.argument("zone")
+@with_change_options
+@run_op("init-primary")
+def init_primary(session: ops.Session, zone: str, **options: Any) -> None:
+    """Write ZONE on its primary, add it to named.conf, open DNS in firewalld, verify."""
+    _options(session, **options)
+    ops.init_primary(session, zone)
+
+
+@main.command("add-slave")
+@click.argument("zone")
+@click.argument("servers", nargs=-1)
+@with_change_options
+@run_op("add-slave")
+def add_slave(session: ops.Session, zone: str, servers: tuple[str, ...], **options: Any) -> None:
+    """Make SERVERS (default: all the zone's secondaries) secondaries of ZONE and wait for the transfer."""
+    _options(session, **options)
+    ops.add_slave(session, zone, servers)
+
+
+@main.command("configure-client")
+@click.argument("clients", nargs=-1)
+@click.option(
+    "--dns",
+    "dns_servers",
+    multiple=True,
+    help="DNS server address, repeat in order (default: the zones' servers).",
+)
+@click.option("--dns-options", help="Resolver options, e.g. timeout:1,attempts:1.")
+@click.option("--dry-run", is_flag=True, help="Show the change and make none.")
+@click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
+@run_op("configure-client")
+def configure_client(
+    session: ops.Session,
+    clients: tuple[str, ...],
+    dns_servers: tuple[str, ...],
+    dns_options: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Point CLIENTS (default: all) at the zones' primary then secondaries with NetworkManager."""
+    _options(session, dry_run=dry_run, yes=yes)
+    ops.configure_client(session, clients, _addresses(dns_servers), _dns_options(dns_options))
+
+
+def _addresses(values: tuple[str, ...]) -> list[str]:
+    import ipaddress
+
+    addresses = []
+    for value in values:
+        try:
+            addresses.append(str(ipaddress.ip_address(value)))
+        except ValueError:
+            raise UsageError(f"--dns: {value!r} is not an IP address") from None
+    return addresses
+
+
+def _dns_options(value: str | None) -> str | None:
+    import re
+
+    if value is not None and not re.fullmatch(r"[a-z0-9-]+(:\d+)?([ ,][a-z0-9-]+(:\d+)?)*", value):
+        raise UsageError(f"--dns-options: {value!r} is not a list like timeout:1,attempts:1")
+    return value
+
+
+@main.command("failover-test")
+@click.argument("zone")
+@click.option("--name", help="The name to resolve (default: the zone's first A record).")
+@click.option("--client", help="The client that resolves (default: the first client).")
+@click.option(
+    "--mode",
+    type=click.Choice(["stop", "drop"]),
+    default="stop",
+    show_default=True,
+    help="stop: stop named on the primary; drop: the primary silently drops DNS.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Run without asking.")
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for the primary to come back.",
+)
+@run_op("failover-test")
+def failover_test(
+    session: ops.Session,
+    zone: str,
+    name: str | None,
+    client: str | None,
+    mode: str,
+    yes: bool,
+    timeout: float,
+) -> None:
+    """Resolve on a client, take the primary down, resolve again from a secondary, restore the primary."""
+    _options(session, yes=yes, timeout=timeout)
+    ops.failover_test(session, zone, name=name, client=client, mode=mode)
+
+
+@main.command("check")
+@run_op("check")
+def check(session: ops.Session) -> None:
+    """Validate the inventory and show what it describes; touches no host."""
+    inventory = session.inventory
+    for name, zone in inventory.zones.items():
+        session.report.add(
+            name,
+            "zone",
+            detail=f"primary {zone.primary}, secondaries {', '.join(zone.secondaries) or 'none'}, "
+            f"{len(zone.records)} records",
+        )
+    session.report.data["inventory"] = inventory.model_dump()
+
+
+@main.group("lab")
+def lab_group() -> None:
+    """A disposable lab of real hosts (systemd-nspawn containers) on this machine."""
+
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the lab keeps its inventory, SSH key and known_hosts (default /var/lib/dnsctl/lab).",
+)
+
+
+def run_lab(command: str) -> Callable[..., Callable[..., None]]:
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        @click.pass_context
+        def wrapper(ctx: click.Context, **kwargs: Any) -> None:
+            from dnsctl import lab
+
+            report = Report(command, json_mode=ctx.obj["json"])
+            code, error = 0, None
+            if kwargs.get("state_dir") is None:
+                kwargs["state_dir"] = lab.DEFAULT_STATE_DIR
+            try:
+                function(lab, report, **kwargs)
+            except DnsctlError as exc:
+                code, error = exc.exit_code, str(exc)
+            except KeyboardInterrupt:
+                code, error = 130, "interrupted; run `dnsctl lab down` to clean up"
+            report.emit(ok=code == 0, error=error, exit_code=code)
+            if error:
+                click.echo(f"dnsctl: error: {error}", err=True)
+            ctx.exit(code)
+
+        return wrapper
+
+    return decorate
+
+
+def _progress(report: Report) -> Callable[[str], None]:
+    def say(text: str) -> None:
+        if not report.json_mode:
+            click.echo(f"lab: {text}", err=True)
+
+    return say
+
+
+@lab_group.command("up")
+@state_dir_option
+@click.option(
+    "--secondaries",
+    type=click.IntRange(1, 9),
+    default=1,
+    show_default=True,
+    help="How many secondaries (ns2, ns3, ...).",
+)
+@run_lab("lab up")
+def lab_up(lab: Any, report: Report, state_dir: Path, secondaries: int) -> None:
+    """Start ns1, ns2.. and client1 with BIND, sshd, firewalld and NetworkManager."""
+    hosts = lab.lab_up(state_dir, secondaries=secondaries, progress=_progress(report))
+    for host in hosts:
+        report.add(host.name, f"{host.role} {host.address}")
+    report.data["inventory"] = str(state_dir / "inventory.toml")
+    report.text(f"inventory: {state_dir / 'inventory.toml'}")
+
+
+@lab_group.command("down")
+@state_dir_option
+@run_lab("lab down")
+def lab_down(lab: Any, report: Report, state_dir: Path) -> None:
+    """Stop every lab host and remove everything the lab made on this machine."""
+    lab.lab_down(state_dir, progress=_progress(report))
+    report.add("lab", "down")
+
+
+@lab_group.command("status")
+@state_dir_option
+@run_lab("lab status")
+def lab_status(lab: Any, report: Report, state_dir: Path) -> None:
+    """Show the lab's hosts and whether they run."""
+    hosts = lab.lab_status(state_dir)
+    for host in hosts:
+        report.add(
+            host["name"],
+            f"{host['role']} {host['address']}",
+            "ok" if host.get("running") else "fail",
+            detail="running" if host.get("running") else "stopped",
+        )
+    report.data["hosts"] = hosts

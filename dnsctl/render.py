@@ -1,0 +1,247 @@
+"""Pure rendering: inventory -> zone text and named.conf text. Same inputs, same text.
+
+Nothing here reads a clock or a host; the serial and current file contents are
+passed in, so every function is tested with golden files.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+import dns.name
+
+from dnsctl.models import Inventory, Zone, record_owner, record_rdata, txt_presentation
+from dnsctl.platform import Layout
+
+HEADER = "; Managed by dnsctl from the inventory; edits here are overwritten.\n"
+CONF_HEADER = (
+    "// Managed by dnsctl: the zones dnsctl set up on this server.\n"
+    "// Edits here are overwritten; change the inventory instead.\n"
+)
+INCLUDE_BEGIN = "// BEGIN dnsctl (managed block, do not edit)"
+INCLUDE_END = "// END dnsctl"
+
+SOA_TIMERS = {"refresh": 3600, "retry": 600, "expire": 1209600, "minimum": 300}
+_SERIAL_LINE = re.compile(r"^(\s+)(\d+)( ; serial)$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class NameServer:
+    server: str
+    name: str  # FQDN without the final dot
+    address: str
+
+
+def nameservers(inventory: Inventory, zone: Zone) -> list[NameServer]:
+    """The zone's NS set: its primary, then its secondaries, in inventory order."""
+    return [
+        NameServer(server, inventory.nameserver(server), inventory.servers[server].address)
+        for server in (zone.primary, *zone.secondaries)
+    ]
+
+
+def render_zone(inventory: Inventory, zone_name: str, serial: int) -> str:
+    """The zone file: SOA, NS set with in-zone glue, then the inventory's records."""
+    zone = inventory.zones[zone_name]
+    origin = dns.name.from_text(zone_name)
+    servers = nameservers(inventory, zone)
+    contact = zone.contact or f"hostmaster.{zone_name}"
+    lines = [
+        HEADER.rstrip("\n"),
+        f"$ORIGIN {zone_name}.",
+        f"$TTL {zone.ttl}",
+        f"@\tIN SOA {servers[0].name}. {contact}. (",
+        f"\t\t{serial} ; serial",
+        *(f"\t\t{value} ; {field}" for field, value in SOA_TIMERS.items()),
+        "\t\t)",
+    ]
+    lines += [f"@\tIN NS {ns.name}." for ns in servers]
+
+    owners_with_address = set()
+    body = []
+    for index, record in enumerate(zone.records):
+        path = ("zones", zone_name, "records", index)
+        owner = record_owner(record.name, origin, path)
+        if record.type in ("A", "AAAA"):
+            owners_with_address.add(owner)
+        value = (
+            txt_presentation(record.value)
+            if record.type == "TXT"
+            else record_rdata(record, origin, path).to_text(origin=origin, relativize=False)
+        )
+        ttl = f"{record.ttl}\t" if record.ttl is not None else ""
+        body.append(f"{_relative(owner, origin)}\t{ttl}IN {record.type} {value}")
+
+    for ns in servers:
+        ns_name = dns.name.from_text(ns.name)
+        if ns_name.is_subdomain(origin) and ns_name not in owners_with_address:
+            owners_with_address.add(ns_name)
+            rdtype = "AAAA" if ipaddress.ip_address(ns.address).version == 6 else "A"
+            lines.append(f"{_relative(ns_name, origin)}\tIN {rdtype} {ns.address}")
+    return "\n".join(lines + body) + "\n"
+
+
+def _relative(name: dns.name.Name, origin: dns.name.Name) -> str:
+    return name.relativize(origin).to_text()
+
+
+def zone_serial(text: str | None) -> int | None:
+    """The serial of a zone file dnsctl rendered, or None."""
+    if not text:
+        return None
+    match = _SERIAL_LINE.search(text)
+    return int(match.group(2)) if match else None
+
+
+def with_serial(text: str, serial: int) -> str:
+    return _SERIAL_LINE.sub(lambda m: f"{m.group(1)}{serial}{m.group(3)}", text, count=1)
+
+
+# --- named.conf -------------------------------------------------------------------
+
+
+def _acl(entries: list[str]) -> str:
+    return " ".join(f"{entry};" for entry in entries) if entries else "none;"
+
+
+def query_acl(inventory: Inventory, zone: Zone) -> list[str]:
+    """allow-query for a zone: the inventory's list, plus the zone's own servers.
+
+    The servers must always be allowed: a secondary's SOA refresh query to the
+    primary is subject to the zone's allow-query.
+    """
+    if "any" in zone.allow_query:
+        return ["any"]
+    entries = list(zone.allow_query)
+    for ns in nameservers(inventory, zone):
+        if ns.address not in entries:
+            entries.append(ns.address)
+    return entries if "localhost" in entries else ["localhost", *entries]
+
+
+def primary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
+    zone = inventory.zones[zone_name]
+    secondaries = [inventory.servers[name].address for name in zone.secondaries]
+    lines = [
+        f'zone "{zone_name}" {{',
+        "\ttype master;",
+        f'\tfile "{layout.primary_file(zone_name)}";',
+        f"\tallow-query {{ {_acl(query_acl(inventory, zone))} }};",
+        f"\tallow-transfer {{ {_acl(secondaries)} }};",
+    ]
+    if secondaries:
+        lines += ["\tnotify yes;", f"\talso-notify {{ {_acl(secondaries)} }};"]
+    else:
+        lines.append("\tnotify no;")
+    return "\n".join([*lines, "};"]) + "\n"
+
+
+def secondary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
+    zone = inventory.zones[zone_name]
+    primary = inventory.servers[zone.primary].address
+    lines = [
+        f'zone "{zone_name}" {{',
+        "\ttype slave;",
+        f'\tfile "{layout.secondary_file(zone_name)}";',
+        f"\tmasters {{ {primary}; }};",
+        f"\tallow-query {{ {_acl(query_acl(inventory, zone))} }};",
+        "\tallow-transfer { none; };",
+        "};",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_STANZA = re.compile(r'^zone "([^"]+)" \{\n.*?^\};\n', re.MULTILINE | re.DOTALL)
+
+
+def parse_managed(text: str | None) -> dict[str, str]:
+    """The stanzas of a managed file dnsctl wrote, by zone name."""
+    return {m.group(1): m.group(0) for m in _STANZA.finditer(text or "")}
+
+
+def render_managed(stanzas: dict[str, str]) -> str:
+    return CONF_HEADER + "".join("\n" + stanzas[name] for name in sorted(stanzas))
+
+
+def ensure_include(text: str | None, managed_path: str) -> str:
+    """The administrator's file with dnsctl's include block present exactly once."""
+    block = f'{INCLUDE_BEGIN}\ninclude "{managed_path}";\n{INCLUDE_END}\n'
+    text = text or ""
+    pattern = re.compile(
+        rf"^{re.escape(INCLUDE_BEGIN)}\n.*?^{re.escape(INCLUDE_END)}\n?", re.MULTILINE | re.DOTALL
+    )
+    if pattern.search(text):
+        return pattern.sub(lambda _: block, text, count=1)
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return f"{text}\n{block}" if text else block
+
+
+def mask_comments(text: str) -> str:
+    """The text with comments and quoted strings blanked, same length, so offsets still match."""
+    out = list(text)
+    i, n = 0, len(text)
+    while i < n:
+        two = text[i : i + 2]
+        if two in ("//",) or text[i] == "#":
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+        elif two == "/*":
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+        elif text[i] == '"':
+            end = text.find('"', i + 1)
+            end = n if end < 0 else end + 1
+        else:
+            i += 1
+            continue
+        for j in range(i, end):
+            if out[j] != "\n":
+                out[j] = " "
+        i = end
+    return "".join(out)
+
+
+def _block_span(masked: str, keyword: str) -> tuple[int, int] | None:
+    """Start and end (after the closing brace) of the first top-level `keyword { ... }`."""
+    match = re.search(rf"(?<![\w-]){keyword}\s*\{{", masked)
+    if not match:
+        return None
+    depth, i = 0, match.end() - 1
+    while i < len(masked):
+        if masked[i] == "{":
+            depth += 1
+        elif masked[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return match.end(), i
+        i += 1
+    return None
+
+
+def ensure_listen_on(text: str, address: str) -> str:
+    """Make named listen on address when the options restrict listen-on to a list without it.
+
+    No listen-on statement means BIND listens on every address, so nothing is added.
+    """
+    statement = "listen-on-v6" if ipaddress.ip_address(address).version == 6 else "listen-on"
+    masked = mask_comments(text)
+    span = _block_span(masked, "options")
+    if span is None:
+        return text
+    start, end = span
+    pattern = re.compile(rf"(?<![\w-]){statement}(\s+port\s+(\d+))?\s*\{{([^{{}}]*)\}}\s*;")
+    for match in pattern.finditer(masked, start, end):
+        if match.group(2) not in (None, "53"):
+            continue
+        entries = [entry.strip() for entry in match.group(3).split(";") if entry.strip()]
+        if address in entries or "any" in entries:
+            return text
+        close = match.end(3)
+        insert = f"{address}; " if masked[close - 1] == " " else f" {address}; "
+        if entries == ["none"]:
+            return text[: match.start(3)] + f" {address}; " + text[close:]
+        return text[:close] + insert + text[close:]
+    return text

@@ -1,0 +1,103 @@
+"""Ask a specific server, by address, what it serves. No resolver is ever involved."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+
+from dnsctl.models import Inventory, record_owner, record_rdata
+
+
+@dataclass(frozen=True)
+class SoaAnswer:
+    serial: int | None  # None when the server gave no SOA
+    authoritative: bool
+    rcode: str
+    error: str | None = None  # timeout, refused connection...
+
+    @property
+    def ok(self) -> bool:
+        return self.serial is not None and self.authoritative
+
+
+def ask(
+    server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.0
+) -> dns.message.Message:
+    """One query to one server, UDP first, TCP when truncated."""
+    query = dns.message.make_query(name, rdtype)
+    query.flags &= ~dns.flags.RD
+    response, _ = dns.query.udp_with_fallback(query, server, timeout=timeout)
+    return response
+
+
+def soa(server: str, zone: str, timeout: float = 2.0) -> SoaAnswer:
+    try:
+        response = ask(server, zone, "SOA", timeout)
+    except (dns.exception.DNSException, OSError) as exc:
+        return SoaAnswer(None, False, "-", _why(exc))
+    authoritative = bool(response.flags & dns.flags.AA)
+    for rrset in response.answer:
+        if rrset.rdtype == dns.rdatatype.SOA:
+            return SoaAnswer(rrset[0].serial, authoritative, dns.rcode.to_text(response.rcode()))
+    return SoaAnswer(None, authoritative, dns.rcode.to_text(response.rcode()))
+
+
+def wait_for_serial(server: str, zone: str, serial: int, timeout: float) -> tuple[SoaAnswer, float]:
+    """Poll until server answers zone authoritatively with serial; (last answer, seconds)."""
+    started = time.monotonic()
+    while True:
+        answer = soa(server, zone, timeout=1.0)
+        elapsed = time.monotonic() - started
+        if (answer.ok and answer.serial == serial) or elapsed >= timeout:
+            return answer, elapsed
+        time.sleep(0.1)
+
+
+def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str]:
+    """Every inventory record of the zone, asked of server; a line per mismatch."""
+    zone = inventory.zones[zone_name]
+    origin = dns.name.from_text(zone_name)
+    expected: dict[tuple[dns.name.Name, str], set[str]] = {}
+    for index, record in enumerate(zone.records):
+        path = ("zones", zone_name, "records", index)
+        owner = record_owner(record.name, origin, path)
+        rdata = record_rdata(record, origin, path)
+        expected.setdefault((owner, record.type), set()).add(rdata.to_text())
+    problems = []
+    for (owner, rdtype), values in expected.items():
+        label = f"{owner.to_text()} {rdtype}"
+        if owner.labels[0] == b"*":
+            continue  # a wildcard is answered for other names, not asked directly
+        try:
+            response = ask(server, owner, rdtype)
+        except (dns.exception.DNSException, OSError) as exc:
+            problems.append(f"{label}: {_why(exc)}")
+            continue
+        got = {
+            rdata.to_text()
+            for rrset in response.answer
+            if rrset.rdtype == dns.rdatatype.from_text(rdtype) and rrset.name == owner
+            for rdata in rrset
+        }
+        if got != values:
+            shown = ", ".join(sorted(got)) or dns.rcode.to_text(response.rcode())
+            problems.append(f"{label}: expected {', '.join(sorted(values))}, got {shown}")
+    return problems
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, dns.exception.Timeout):
+        return "no answer (timeout)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused (port unreachable)"
+    return str(exc) or exc.__class__.__name__
