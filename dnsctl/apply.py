@@ -50,9 +50,7 @@ def shadow(plan: HostPlan) -> dict[str, str]:
         if text is None:
             continue
         for other in layout.config_files():
-            text = include_pattern(other).sub(
-                lambda m, o=other: f"{m.group(1)}{o}{CHECK}{m.group(2)}", text
-            )
+            text = include_pattern(other).sub(lambda m, o=other: f"{m.group(1)}{o}{CHECK}{m.group(2)}", text)
         if path == layout.managed_conf:
             for zone_file in staged_zones:
                 text = text.replace(f'file "{zone_file}";', f'file "{zone_file}{STAGED}";')
@@ -67,9 +65,7 @@ def stage(connection: Connection, plan: HostPlan) -> None:
             connection.put(change.path + STAGED, change.new, mode=0o644, group=change.group)
         for change in plan.changes:
             if change.kind == "zone":
-                result = connection.run(
-                    ["named-checkzone", change.zone, change.path + STAGED], check=False
-                )
+                result = connection.run(["named-checkzone", change.zone, change.path + STAGED], check=False)
                 if not result.ok:
                     raise ValidationError(
                         f"{plan.server}: named-checkzone rejected zone {change.zone}: "
@@ -120,9 +116,7 @@ def prepare(connection: Connection, plan: HostPlan) -> None:
     if plan.install:
         connection.run([*plan.layout.install, *plan.layout.packages], timeout=900)
     for directory in plan.directories:
-        connection.run(
-            ["install", "-d", "-m", "0775", "-o", "root", "-g", plan.layout.group, directory]
-        )
+        connection.run(["install", "-d", "-m", "0775", "-o", "root", "-g", plan.layout.group, directory])
 
 
 ACTIVATE_SCRIPT = r"""
@@ -143,9 +137,12 @@ done
 """
 
 
-def activate(connection: Connection, plan: HostPlan, stamp: str) -> Activation:
-    """Back up and move every staged file into place, then make named use them."""
-    activation = Activation(plan, f"{BACKUP_ROOT}/{stamp}")
+def activate(connection: Connection, activation: Activation) -> None:
+    """Back up and move every staged file into place, then make named use them.
+
+    activation.moved grows as files are moved, so a failure half-way is undone exactly.
+    """
+    plan = activation.plan
     if plan.changes:
         result = connection.run(
             ["sh", "-c", ACTIVATE_SCRIPT, "dnsctl-activate", activation.backup_dir]
@@ -157,7 +154,6 @@ def activate(connection: Connection, plan: HostPlan, stamp: str) -> Activation:
         if not result.ok:
             raise CommandFailed(plan.server, result)
     reload(connection, plan)
-    return activation
 
 
 def reload(connection: Connection, plan: HostPlan) -> None:

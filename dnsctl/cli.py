@@ -40,9 +40,7 @@ def _sigterm(*_: object) -> None:
     show_default="./inventory.toml or $DNSCTL_INVENTORY",
     help="The TOML inventory of servers, clients and zones.",
 )
-@click.option(
-    "--json", "json_mode", is_flag=True, help="Print one JSON document on stdout, nothing else."
-)
+@click.option("--json", "json_mode", is_flag=True, help="Print one JSON document on stdout, nothing else.")
 @click.option("-v", "--verbose", is_flag=True, help="Log every remote command on stderr.")
 @click.option(
     "--accept-new-host-keys",
@@ -120,9 +118,7 @@ def _options(session: ops.Session, **values: Any) -> None:
 
 
 change_options = [
-    click.option(
-        "--dry-run", is_flag=True, help="Show the plan (diffs and actions) and change nothing."
-    ),
+    click.option("--dry-run", is_flag=True, help="Show the plan (diffs and actions) and change nothing."),
     click.option("--restart", is_flag=True, help="Restart named instead of reloading it."),
     click.option("--no-firewall", is_flag=True, help="Leave firewalld alone."),
     click.option("-y", "--yes", is_flag=True, help="Apply without asking."),

@@ -195,9 +195,7 @@ class Inventory(_Model):
     def zones_of(self, server: str) -> list[str]:
         """The zones this server carries, primary or secondary, in inventory order."""
         return [
-            name
-            for name, zone in self.zones.items()
-            if zone.primary == server or server in zone.secondaries
+            name for name, zone in self.zones.items() if zone.primary == server or server in zone.secondaries
         ]
 
     def nameserver(self, server: str) -> str:
@@ -235,9 +233,7 @@ def parse_inventory(raw: dict[str, Any], source: str = "inventory") -> Inventory
         inventory = Inventory.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InventoryError(
-            f"{source}: {format_path(first['loc'])}: {_clean(first['msg'])}"
-        ) from None
+        raise InventoryError(f"{source}: {format_path(first['loc'])}: {_clean(first['msg'])}") from None
     try:
         _check_references(inventory)
     except _FieldError as exc:
@@ -304,9 +300,7 @@ def _check_references(inventory: Inventory) -> None:
                 raise _FieldError((section, name), "name used for both a server and a client")
             if host.address in hosts:
                 other = format_path(hosts[host.address])
-                raise _FieldError(
-                    (section, name, "address"), f"{host.address} is already used by {other}"
-                )
+                raise _FieldError((section, name, "address"), f"{host.address} is already used by {other}")
             hosts[host.address] = (section, name)
 
     for zone_name, zone in inventory.zones.items():
@@ -366,9 +360,7 @@ def record_owner(name: str, origin: dns.name.Name, path: tuple[Any, ...]) -> dns
         text = dns_name_text(name, allow_wildcard=True)
     except ValueError as exc:
         raise _FieldError((*path, "name"), str(exc)) from None
-    owner = (
-        dns.name.from_text(text) if name.endswith(".") else dns.name.from_text(text, origin=origin)
-    )
+    owner = dns.name.from_text(text) if name.endswith(".") else dns.name.from_text(text, origin=origin)
     if not owner.is_subdomain(origin):
         raise _FieldError((*path, "name"), f"{name!r} is outside the zone {origin.to_text()}")
     return owner
@@ -378,9 +370,7 @@ def record_rdata(record: Record, origin: dns.name.Name, path: tuple[Any, ...]) -
     """Parse a record's value the way named will; return the rdata."""
     if record.type == "TXT":
         if not record.value or not re.fullmatch(r"[^\x00-\x1f\x7f]*", record.value):
-            raise _FieldError(
-                (*path, "value"), "TXT text must be non-empty, without control characters"
-            )
+            raise _FieldError((*path, "value"), "TXT text must be non-empty, without control characters")
         text = txt_presentation(record.value)
     else:
         if not _SAFE_VALUE.match(record.value):

@@ -76,9 +76,7 @@ class Session:
 
     def lock(self, names: Sequence[str]) -> None:
         """Hold each host's dnsctl lock for the rest of the run; fail at once if held."""
-        holder = (
-            f"dnsctl pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
-        )
+        holder = f"dnsctl pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
         self.fleet.each(list(names), lambda name: self.fleet[name].lock(LOCK_PATH, holder))
 
 
@@ -91,7 +89,7 @@ CHECK_SCRIPT = r"""
 echo "@@checkconf"
 if command -v named-checkconf >/dev/null 2>&1; then named-checkconf 2>&1; echo "status=$?"; fi
 echo "@@journals"
-for zone_file in "$@"; do [ -e "$zone_file.jnl" ] && echo "$zone_file"; done
+for zone_file in "$@"; do if [ -e "$zone_file.jnl" ]; then echo "$zone_file"; fi; done
 """
 
 
@@ -141,9 +139,7 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
             if layout.secondary_dir not in plan.directories:
                 plan.directories.append(layout.secondary_dir)
     new[layout.managed_conf] = render.render_managed(stanzas)
-    new[layout.include_parent] = render.ensure_include(
-        new.get(layout.include_parent), layout.managed_conf
-    )
+    new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
     if new.get(layout.options_file) is not None:
         new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], address)
     for path in layout.config_files():
@@ -166,13 +162,9 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     return plan
 
 
-def _check_existing(
-    session: Session, server: str, connection: Connection, zone_files: list[str]
-) -> None:
+def _check_existing(session: Session, server: str, connection: Connection, zone_files: list[str]) -> None:
     """Refuse to build on a configuration named already rejects, or over a journal."""
-    output = facts.sections(
-        connection.run(["sh", "-c", CHECK_SCRIPT, "dnsctl-check", *zone_files]).stdout
-    )
+    output = facts.sections(connection.run(["sh", "-c", CHECK_SCRIPT, "dnsctl-check", *zone_files]).stdout)
     check = output.get("checkconf", [])
     if check and check[-1].strip() != "status=0":
         reason = next((line for line in check[:-1] if line.strip()), "rejected")
@@ -200,9 +192,7 @@ def _plan_zone_file(session: Session, plan: HostPlan, zone: str) -> None:
     path = plan.layout.primary_file(zone)
     old = plan.current.get(path)
     served = verify.soa(plan.address, zone, timeout=1.0)
-    candidates = [
-        s for s in (render.zone_serial(old), served.serial if served.ok else None) if s is not None
-    ]
+    candidates = [s for s in (render.zone_serial(old), served.serial if served.ok else None) if s is not None]
     current_serial = None
     for serial in candidates:
         if current_serial is None or dns.serial.Serial(serial) > dns.serial.Serial(current_serial):
@@ -258,42 +248,45 @@ def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
 def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]) -> None:
     fleet, report = session.fleet, session.report
     busy = [name for name, plan in plans.items() if not plan.empty]
-    for name in busy:
-        with report.step(name, "prepare and validate"):
-            apply.prepare(fleet[name], plans[name])
-            apply.stage(fleet[name], plans[name])
+    try:
+        for name in busy:
+            with report.step(name, "stage and validate"):
+                apply.prepare(fleet[name], plans[name])
+                apply.stage(fleet[name], plans[name])
+    except BaseException as exc:
+        for name in busy:
+            apply.discard(fleet[name], plans[name])
+        if isinstance(exc, DnsctlError) and not isinstance(exc, ValidationError | RemoteError):
+            # e.g. a read-only or full file system: the failed write is undone already.
+            raise RolledBack(f"{exc}; nothing was changed") from None
+        raise
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     activations: list[apply.Activation] = []
     try:
         for stage in stages:
-            todo = [name for name in stage if name in busy]
 
             def activate(name: str) -> None:
                 plan = plans[name]
-                with report.step(name, "activate"):
-                    activations.append(apply.activate(fleet[name], plan, stamp))
+                activation = apply.Activation(plan, f"{apply.BACKUP_ROOT}/{stamp}")
+                activations.append(activation)
+                with report.step(name, "back up, activate, " + ("restart" if plan.restart else "reload")):
+                    apply.activate(fleet[name], activation)
                 if plan.open_firewall:
-                    with report.step(
-                        name, f"firewalld: allow dns in zone {plan.facts.firewall.zone}"
-                    ):
+                    with report.step(name, f"firewalld: allow dns in zone {plan.facts.firewall.zone}"):
                         apply.open_firewall(fleet[name], plan)
                 _confirm_serials(session, plan)
 
-            fleet.each(todo, activate)
+            fleet.each([name for name in stage if name in busy], activate)
     except BaseException as exc:
         for name in busy:
-            if name not in {a.plan.server for a in activations}:
+            if name not in {activation.plan.server for activation in activations}:
                 apply.discard(fleet[name], plans[name])
-        if not activations:
-            raise
         _roll_back(session, activations, exc)
 
 
 def _confirm_serials(session: Session, plan: HostPlan) -> None:
     for zone, serial in plan.expect_serials.items():
-        answer, _ = verify.wait_for_serial(
-            plan.address, zone, serial, session.options.timeout
-        )
+        answer, _ = verify.wait_for_serial(plan.address, zone, serial, session.options.timeout)
         if not (answer.ok and answer.serial == serial):
             raise VerifyError(
                 f"{plan.server}: named does not serve {zone} serial {serial} after the change "
@@ -327,9 +320,7 @@ def _roll_back(session: Session, activations: list[apply.Activation], cause: Bas
                             activation.plan.address, zone, old, session.options.timeout
                         )
                         if answer.serial != old:
-                            raise VerifyError(
-                                f"{zone} still not at serial {old} ({_describe(answer)})"
-                            )
+                            raise VerifyError(f"{zone} still not at serial {old} ({_describe(answer)})")
         except (DnsctlError, OSError) as exc:
             failed.append(f"{name}: {exc}")
     hosts = ", ".join(a.plan.server for a in activations)
@@ -365,9 +356,7 @@ def _verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
             )
         step.detail = f"serial {answer.serial}, authoritative"
         step.data["serial"] = answer.serial
-    with report.step(
-        plan.server, f"verify {len(session.inventory.zones[zone_name].records)} records"
-    ):
+    with report.step(plan.server, f"verify {len(session.inventory.zones[zone_name].records)} records"):
         problems = verify.check_records(session.inventory, zone_name, plan.address)
         if problems:
             raise VerifyError(
@@ -401,12 +390,8 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
 
     def check(server: str) -> None:
         address = inventory.servers[server].address
-        with session.report.step(
-            server, f"wait for {zone_name} serial {serial} at {address}"
-        ) as step:
-            answer, _ = verify.wait_for_serial(
-                address, zone_name, serial, session.options.timeout
-            )
+        with session.report.step(server, f"wait for {zone_name} serial {serial} at {address}") as step:
+            answer, _ = verify.wait_for_serial(address, zone_name, serial, session.options.timeout)
             if not (answer.ok and answer.serial == serial):
                 raise VerifyError(
                     f"{server}: {zone_name} not transferred within {session.options.timeout:.0f} s "
@@ -451,9 +436,7 @@ def address_records(inventory: Inventory, zone_name: str) -> dict[str, tuple[str
     return found
 
 
-def sample_name(
-    inventory: Inventory, zone_name: str | None = None
-) -> tuple[str, str, set[str]] | None:
+def sample_name(inventory: Inventory, zone_name: str | None = None) -> tuple[str, str, set[str]] | None:
     """(FQDN, type, values) of the first address record, in zone_name or in any zone."""
     for name in [zone_name] if zone_name else list(inventory.zones):
         for fqdn, (rdtype, values) in address_records(inventory, name).items():
@@ -522,9 +505,7 @@ def _configure_one(
     current = {
         "ipv4.dns": " ".join(current_dns),
         "ipv4.ignore-auto-dns": settings[1].strip(),
-        "ipv4.dns-options": settings[2].replace(",", " ").strip()
-        if dns_options is not None
-        else None,
+        "ipv4.dns-options": settings[2].replace(",", " ").strip() if dns_options is not None else None,
     }
     compare = {
         key: (value.replace(",", " ") if key == "ipv4.dns-options" else value)
@@ -594,9 +575,7 @@ def _resolve_on(connection: Connection, fqdn: str, rdtype: str) -> Resolution:
     started = time.monotonic()
     values = _getent(connection, fqdn, rdtype)
     seconds = time.monotonic() - started
-    dig = connection.run(
-        ["dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype], check=False, timeout=60
-    )
+    dig = connection.run(["dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype], check=False, timeout=60)
     server = None
     status = "NOERROR" if values else "no answer"
     for line in dig.stdout.splitlines():
@@ -687,9 +666,7 @@ def failover_test(
                 detail=_describe(direct),
             )
             if not ok:
-                problems.append(
-                    f"secondary {server} does not serve {zone_name} ({_describe(direct)})"
-                )
+                problems.append(f"secondary {server} does not serve {zone_name} ({_describe(direct)})")
     finally:
         with report.step(zone.primary, "bring the primary back"):
             _restore_primary(primary_conn, mode)
@@ -697,17 +674,13 @@ def failover_test(
                 primary.address, zone_name, answer.serial, session.options.timeout
             )
             if not back.ok:
-                raise VerifyError(
-                    f"{zone.primary}: does not answer again after the test ({_describe(back)})"
-                )
+                raise VerifyError(f"{zone.primary}: does not answer again after the test ({_describe(back)})")
     report.data["failover"] = not problems
     if problems:
         raise VerifyError("failover failed: " + "; ".join(dict.fromkeys(problems)))
 
 
-def _phase(
-    report: Report, client: str, label: str, fqdn: str, result: Resolution, good: bool = True
-) -> None:
+def _phase(report: Report, client: str, label: str, fqdn: str, result: Resolution, good: bool = True) -> None:
     report.add(
         client,
         f"{label} {fqdn}",
@@ -732,6 +705,4 @@ def _restore_primary(connection: Connection, mode: str) -> None:
     else:
         result = connection.run(["firewall-cmd", f"--remove-rich-rule={DROP_RULE}"], check=False)
         if not result.ok and "NOT_ENABLED" not in result.stderr + result.stdout:
-            raise RemoteError(
-                f"{connection.name}: could not remove the drop rule: {result.reason()}"
-            )
+            raise RemoteError(f"{connection.name}: could not remove the drop rule: {result.reason()}")

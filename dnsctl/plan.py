@@ -55,9 +55,7 @@ class HostPlan:
 
     @property
     def empty(self) -> bool:
-        return not (
-            self.writes or self.open_firewall or self.restart or not self.facts.named_active
-        )
+        return not (self.writes or self.open_firewall or self.restart or not self.facts.named_active)
 
     def actions(self) -> list[str]:
         """The plan as short lines, for people and for --json."""

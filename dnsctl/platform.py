@@ -29,9 +29,7 @@ class Layout:
     def config_files(self) -> tuple[str, ...]:
         """The configuration files dnsctl may change, parents before children."""
         return tuple(
-            dict.fromkeys(
-                (self.named_conf, self.options_file, self.include_parent, self.managed_conf)
-            )
+            dict.fromkeys((self.named_conf, self.options_file, self.include_parent, self.managed_conf))
         )
 
 

@@ -63,8 +63,8 @@ class Result:
         return lines[-1] if lines else f"exit status {self.status}"
 
 
-class CommandFailed(RemoteError):
-    """A remote command exited non-zero where success was required."""
+class CommandFailed(DnsctlError):
+    """A remote command exited non-zero where success was required (not an SSH failure)."""
 
     exit_code = 1
 
@@ -143,13 +143,9 @@ class Connection:
             _AcceptNew(known_hosts) if self.accept_new_host_keys else _RefuseUnknown()
         )
         try:
-            sock = socket.create_connection(
-                (target.hostname, target.port), timeout=target.connect_timeout
-            )
+            sock = socket.create_connection((target.hostname, target.port), timeout=target.connect_timeout)
         except OSError as exc:
-            raise RemoteError(
-                f"{target.label}: unreachable on port {target.port}: {_why(exc)}"
-            ) from None
+            raise RemoteError(f"{target.label}: unreachable on port {target.port}: {_why(exc)}") from None
         # Without this every command round trip waits ~40 ms on delayed ACKs.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = os.path.expanduser(target.key) if target.key else None
@@ -184,9 +180,7 @@ class Connection:
         except paramiko.AuthenticationException:
             client.close()
             how = f"key {key}" if key else "ssh-agent / default keys"
-            raise RemoteError(
-                f"{target.label}: authentication failed for {target.user} with {how}"
-            ) from None
+            raise RemoteError(f"{target.label}: authentication failed for {target.user} with {how}") from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             raise RemoteError(f"{target.label}: SSH failed: {_why(exc)}") from None
@@ -218,12 +212,11 @@ class Connection:
         """
         command = argv if isinstance(argv, str) else shlex.join(argv)
         wire = f"sudo -n -- sh -c {shlex.quote(command)}" if self._sudo else command
-        log.info("%s$ %s", self.target.name, command)
+        shown = _display(argv)
+        log.info("%s$ %s", self.target.name, shown)
         started = time.monotonic()
-        result = self._exec(command, wire, input, timeout or self.target.command_timeout)
-        log.debug(
-            "%s: exit %s in %.3fs", self.target.name, result.status, time.monotonic() - started
-        )
+        result = self._exec(shown, wire, input, timeout or self.target.command_timeout)
+        log.debug("%s: exit %s in %.3fs", self.target.name, result.status, time.monotonic() - started)
         if self._sudo and result.status != 0 and "a password is required" in result.stderr:
             raise RemoteError(
                 f"{self.target.label}: sudo would prompt for a password for {self.target.user}; "
@@ -256,9 +249,7 @@ class Connection:
                 f"{self.target.label}: `{command}` did not finish within {timeout:.0f} s"
             ) from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise RemoteError(
-                f"{self.target.label}: SSH failed during `{command}`: {_why(exc)}"
-            ) from None
+            raise RemoteError(f"{self.target.label}: SSH failed during `{command}`: {_why(exc)}") from None
         return Result(
             command,
             stdout.decode("utf-8", "replace"),
@@ -284,9 +275,7 @@ class Connection:
             channel.exec_command(wire)
             first = channel.makefile("r").readline().strip()
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise RemoteError(
-                f"{self.target.label}: cannot take the dnsctl lock: {_why(exc)}"
-            ) from None
+            raise RemoteError(f"{self.target.label}: cannot take the dnsctl lock: {_why(exc)}") from None
         if first != "LOCKED":
             channel.close()
             holder_text = first.removeprefix("BUSY").strip() or "another dnsctl run"
@@ -325,6 +314,16 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _display(argv: Sequence[str] | str) -> str:
+    """A command as people should read it: dnsctl's scripts by their label and arguments."""
+    if isinstance(argv, str):
+        first = argv.strip().splitlines()[0] if argv.strip() else argv
+        return first if len(first) <= 100 else first[:97] + "..."
+    if len(argv) > 3 and argv[0] == "sh" and argv[1] == "-c":
+        return shlex.join(argv[3:])
+    return shlex.join(argv)
 
 
 def _why(exc: BaseException) -> str:

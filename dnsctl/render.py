@@ -176,7 +176,8 @@ def ensure_include(text: str | None, managed_path: str) -> str:
         return pattern.sub(lambda _: block, text, count=1)
     if text and not text.endswith("\n"):
         text += "\n"
-    return f"{text}\n{block}" if text else block
+    separator = "" if not text or text.endswith("\n\n") else "\n"
+    return f"{text}{separator}{block}"
 
 
 def mask_comments(text: str) -> str:

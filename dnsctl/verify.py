@@ -30,9 +30,7 @@ class SoaAnswer:
         return self.serial is not None and self.authoritative
 
 
-def ask(
-    server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.0
-) -> dns.message.Message:
+def ask(server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.0) -> dns.message.Message:
     """One query to one server, UDP first, TCP when truncated."""
     query = dns.message.make_query(name, rdtype)
     query.flags &= ~dns.flags.RD

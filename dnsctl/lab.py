@@ -1,0 +1,614 @@
+"""The disposable lab: real hosts as systemd-nspawn containers with systemd inside.
+
+ns1 (198.51.100.10), ns2.. (.11 up) and client1 (.20) boot from one cached
+Debian root file system, each with its own overlay layer, on bridge ctllab0
+(198.51.100.1/24) with no route or NAT anywhere. Everything the lab makes on
+this machine is named so that `lab_down` can find it again even when the state
+directory is gone: the bridge ctllab0, veths vb-*, cgroups dnslab-*, nspawn
+machines dnslab-*, overlay mounts on .../dnslab-*/root.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from dnsctl.errors import LabError
+
+DEFAULT_STATE_DIR = Path("/var/lib/dnsctl/lab")
+CACHE_DIR = Path("/var/cache/dnsctl")
+BRIDGE = "ctllab0"
+BRIDGE_ADDRESS = "198.51.100.1"
+PREFIX = "dnslab-"
+SUITE = "bookworm"
+PACKAGES = (
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "libpam-systemd",
+    "openssh-server",
+    "sudo",
+    "bind9",
+    "bind9-utils",
+    "bind9-dnsutils",
+    "firewalld",
+    "network-manager",
+    "iproute2",
+    "procps",
+    "python3",
+)
+# Bump when the files baked into the root file system change, to rebuild the cache.
+ROOTFS_REVISION = "1"
+HOST_TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "ssh-keygen", "mount")
+BOOT_TIMEOUT = 90.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LabHost:
+    name: str
+    address: str
+    role: str  # primary | secondary | client
+
+
+def lab_hosts(secondaries: int = 1) -> list[LabHost]:
+    if not 1 <= secondaries <= 9:
+        raise LabError("--secondaries must be between 1 and 9")
+    hosts = [LabHost("ns1", "198.51.100.10", "primary")]
+    hosts += [LabHost(f"ns{i + 2}", f"198.51.100.{11 + i}", "secondary") for i in range(secondaries)]
+    return [*hosts, LabHost("client1", "198.51.100.20", "client")]
+
+
+# --- the cached root file system ---------------------------------------------------
+
+NAMED_OPTIONS = """\
+// The lab: authoritative only, so no query ever leaves 198.51.100.0/24.
+options {
+\tdirectory "/var/cache/bind";
+\trecursion no;
+\tdnssec-validation no;
+\tlisten-on-v6 { none; };
+};
+"""
+
+SSHD_CONFIG = """\
+HostKey /etc/ssh/ssh_host_ed25519_key
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+"""
+
+NM_MAIN = "[main]\nno-auto-default=*\n"
+
+SYSCTL = "net.ipv6.conf.all.disable_ipv6 = 1\nnet.ipv6.conf.default.disable_ipv6 = 1\n"
+
+
+def cache_key() -> str:
+    text = "\n".join([SUITE, ROOTFS_REVISION, *PACKAGES])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def debian_mirror(sources: list[Path] | None = None) -> str:
+    """The machine's own Debian mirror, from its apt sources."""
+    paths = sources or [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for path in paths:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            mirror = parse_mirror(path.read_text())
+            if mirror:
+                return mirror
+    raise LabError("no Debian mirror found in /etc/apt/sources.list(.d); debootstrap needs one")
+
+
+def parse_mirror(text: str) -> str | None:
+    """The first main-archive URI (not security) for the lab's suite in an apt sources text."""
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
+            return words[1]
+    for stanza in re.split(r"\n\s*\n", text):
+        fields = {}
+        for line in stanza.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and not line.startswith("#"):
+                fields[key.strip().lower()] = value.strip()
+        if "deb" in fields.get("types", "").split() and SUITE in fields.get("suites", "").split():
+            uris = fields.get("uris", "").split()
+            if uris and "security" not in uris[0]:
+                return uris[0]
+    return None
+
+
+def rootfs(progress: Progress) -> Path:
+    """The cached root file system, built on first use."""
+    path = CACHE_DIR / f"rootfs-{cache_key()}"
+    if (path / "etc" / "dnsctl-lab").exists():
+        return path
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    build = CACHE_DIR / f"build-{os.getpid()}"
+    shutil.rmtree(build, ignore_errors=True)
+    mirror = debian_mirror()
+    progress(f"building the lab's root file system with debootstrap from {mirror} (about 70 s, once)")
+    started = time.monotonic()
+    result = subprocess.run(
+        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(build), mirror],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        shutil.rmtree(build, ignore_errors=True)
+        tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["failed"]
+        raise LabError(f"debootstrap failed: {tail[0]}")
+    _customise(build)
+    shutil.rmtree(path, ignore_errors=True)
+    build.rename(path)  # atomic: a killed build never leaves a half cache behind
+    progress(f"root file system cached in {path} ({time.monotonic() - started:.0f} s)")
+    for old in CACHE_DIR.glob("rootfs-*"):
+        if old != path:
+            shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def _customise(root: Path) -> None:
+    """Lab settings shared by every host; per-host identity is added per layer."""
+    for path in [*root.glob("etc/ssh/ssh_host_*"), root / "etc/bind/rndc.key"]:
+        path.unlink(missing_ok=True)
+    (root / "etc/machine-id").write_text("")
+    with contextlib.suppress(FileNotFoundError):
+        (root / "etc/resolv.conf").unlink()
+    (root / "etc/resolv.conf").write_text("# lab host: NetworkManager writes this\n")
+    (root / "etc/bind/named.conf.options").write_text(NAMED_OPTIONS)
+    (root / "etc/ssh/sshd_config.d/lab.conf").write_text(SSHD_CONFIG)
+    (root / "etc/NetworkManager/conf.d/lab.conf").write_text(NM_MAIN)
+    (root / "etc/sysctl.d/90-lab.conf").write_text(SYSCTL)
+    for path in ("var/lib/apt/lists", "var/cache/apt/archives"):
+        for item in (root / path).glob("*"):
+            if item.is_file() and item.name not in ("lock",):
+                item.unlink()
+    (root / "etc/dnsctl-lab").write_text(cache_key() + "\n")
+
+
+# --- per host ----------------------------------------------------------------------
+
+
+def _host_dir(state_dir: Path, name: str) -> Path:
+    return state_dir / f"{PREFIX}{name}"
+
+
+def _prepare_host(state_dir: Path, lower: Path, host: LabHost, public_key: str) -> Path:
+    base = _host_dir(state_dir, host.name)
+    shutil.rmtree(base, ignore_errors=True)
+    for part in ("upper", "work", "root"):
+        (base / part).mkdir(parents=True)
+    _run(
+        [
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={lower},upperdir={base / 'upper'},workdir={base / 'work'}",
+            str(base / "root"),
+        ]
+    )
+    root = base / "root"
+    (root / "etc/hostname").write_text(host.name + "\n")
+    (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
+    (root / "etc/machine-id").write_text(secrets.token_hex(16) + "\n")
+    _run(
+        [
+            "ssh-keygen",
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            f"root@{host.name}",
+            "-f",
+            str(root / "etc/ssh/ssh_host_ed25519_key"),
+        ]
+    )
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    (ssh_dir / "authorized_keys").write_text(public_key)
+    (ssh_dir / "authorized_keys").chmod(0o600)
+    _write_rndc_key(root)
+    keyfile = root / "etc/NetworkManager/system-connections/lab.nmconnection"
+    keyfile.write_text(
+        "[connection]\nid=lab\ntype=ethernet\ninterface-name=host0\nautoconnect=true\n\n"
+        f"[ipv4]\nmethod=manual\naddress1={host.address}/24\n\n[ipv6]\nmethod=disabled\n"
+    )
+    keyfile.chmod(0o600)  # NetworkManager ignores a keyfile others can read
+    if host.role == "client":
+        unit = root / "etc/systemd/system/named.service"
+        unit.unlink(missing_ok=True)
+        unit.symlink_to("/dev/null")  # masked: a client runs no name server
+    return root
+
+
+def _write_rndc_key(root: Path) -> None:
+    secret = base64.b64encode(secrets.token_bytes(32)).decode()
+    path = root / "etc/bind/rndc.key"
+    path.write_text(f'key "rndc-key" {{\n\talgorithm hmac-sha256;\n\tsecret "{secret}";\n}};\n')
+    gid = _group_id(root, "bind")
+    os.chown(path, 0, gid)
+    path.chmod(0o640)
+
+
+def _group_id(root: Path, group: str) -> int:
+    for line in (root / "etc/group").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == group:
+            return int(fields[2])
+    raise LabError(f"the lab root file system has no group {group}")
+
+
+def _cgroup_dirs(name: str) -> list[Path]:
+    return [Path("/sys/fs/cgroup") / tree / f"{PREFIX}{name}" for tree in ("systemd", "unified")]
+
+
+def _start(state_dir: Path, host: LabHost, root: Path) -> None:
+    """Boot the container detached, in its own cgroups (it shares ours otherwise)."""
+    cgroups = [path for path in _cgroup_dirs(host.name) if path.parent.is_dir()]
+    for path in cgroups:
+        path.mkdir(exist_ok=True)
+    join = "".join(f'echo $$ > "{path}/cgroup.procs"; ' for path in cgroups)
+    command = [
+        "systemd-nspawn",
+        "--quiet",
+        "-D",
+        str(root),
+        f"--machine={PREFIX}{host.name}",
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        "--resolv-conf=off",
+        "--link-journal=no",
+        "--timezone=off",
+        "--console=passive",
+        f"--network-veth-extra=vb-{host.name}:host0",
+    ]
+    log = (_host_dir(state_dir, host.name) / "console.log").open("ab")
+    subprocess.Popen(
+        ["sh", "-c", join + 'exec "$@"', "dnslab-start", *command],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
+    log.close()
+
+
+def _attach_veth(name: str, deadline: float) -> None:
+    veth = f"vb-{name}"
+    while not Path(f"/sys/class/net/{veth}").exists():
+        if time.monotonic() > deadline:
+            raise LabError(f"{name}: its network link {veth} never appeared")
+        time.sleep(0.05)
+    _disable_ipv6(veth)
+    _run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
+
+
+def _disable_ipv6(interface: str) -> None:
+    with contextlib.suppress(OSError):
+        Path(f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6").write_text("1")
+
+
+def _ensure_bridge() -> None:
+    if not Path(f"/sys/class/net/{BRIDGE}").exists():
+        _run(["ip", "link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0"])
+    _disable_ipv6(BRIDGE)
+    addresses = _run(["ip", "-4", "-o", "addr", "show", "dev", BRIDGE]).stdout
+    if f"{BRIDGE_ADDRESS}/24" not in addresses:
+        _run(["ip", "addr", "add", f"{BRIDGE_ADDRESS}/24", "dev", BRIDGE])
+    _run(["ip", "link", "set", BRIDGE, "up"])
+
+
+# --- finding what runs ---------------------------------------------------------------
+
+
+def _nspawn_processes() -> dict[str, int]:
+    """Lab host name -> pid of its systemd-nspawn, found by command line."""
+    found = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"systemd-nspawn"):
+            for arg in argv:
+                if arg.startswith(f"--machine={PREFIX}".encode()):
+                    found[arg.decode().split("=", 1)[1].removeprefix(PREFIX)] = int(proc.name)
+    return found
+
+
+def _leader(nspawn_pid: int) -> int | None:
+    """The container's init: the child of systemd-nspawn whose pid inside is 1."""
+    for task in Path(f"/proc/{nspawn_pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                status = Path(f"/proc/{child}/status").read_text()
+                nspid = next((line for line in status.splitlines() if line.startswith("NSpid:")), "")
+                if nspid.split()[-1:] == ["1"]:
+                    return int(child)
+    return None
+
+
+def leader_of(name: str) -> int:
+    pid = _nspawn_processes().get(name)
+    leader = _leader(pid) if pid else None
+    if leader is None:
+        raise LabError(f"lab host {name} is not running (dnsctl lab up)")
+    return leader
+
+
+def host_exec(
+    name: str,
+    argv: list[str],
+    input: str | None = None,
+    timeout: float = 60,
+    state_dir: Path = DEFAULT_STATE_DIR,
+) -> subprocess.CompletedProcess:
+    """Run argv inside a lab host, bypassing SSH: how tests check results independently."""
+    return subprocess.run(
+        ["nsenter", "-t", str(leader_of(name)), "-a", *argv],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _wait_ready(state_dir: Path, host: LabHost, deadline: float) -> None:
+    services = ["ssh", "firewalld", "NetworkManager"] + (["named"] if host.role != "client" else [])
+    checks = [
+        (
+            "systemd",
+            ["systemctl", "is-system-running", "--wait"],
+            lambda out: out.strip() in ("running", "degraded"),
+        ),
+        (
+            "its address",
+            ["ip", "-4", "-o", "addr", "show", "dev", "host0"],
+            lambda out: f" {host.address}/" in out,
+        ),
+        (
+            "services",
+            ["systemctl", "is-active", *services],
+            lambda out: out.split() == ["active"] * len(services),
+        ),
+    ]
+    for what, argv, ready in checks:
+        last = ""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LabError(
+                    f"{host.name}: not ready within {BOOT_TIMEOUT:.0f} s, "
+                    f"waiting for {what} ({last.strip()[:80]})"
+                )
+            try:
+                result = host_exec(host.name, argv, timeout=max(1.0, min(remaining, 20)), state_dir=state_dir)
+                last = result.stdout + result.stderr
+                if ready(result.stdout):
+                    break
+            except (LabError, subprocess.TimeoutExpired) as exc:
+                last = str(exc)
+            time.sleep(0.2)
+
+
+# --- up, down, status ---------------------------------------------------------------
+
+
+def _preflight() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (it creates containers, a bridge and mounts)")
+    for tool in HOST_TOOLS:
+        if shutil.which(tool) is None:
+            raise LabError(f"{tool} is not installed (apt-get install systemd-container debootstrap)")
+
+
+def _running(state_dir: Path, hosts: list[LabHost]) -> bool:
+    processes = _nspawn_processes()
+    if set(processes) != {host.name for host in hosts}:
+        return False
+    if not (state_dir / "inventory.toml").exists():
+        return False
+    try:
+        for host in hosts:
+            if host_exec(host.name, ["true"], timeout=5, state_dir=state_dir).returncode != 0:
+                return False
+    except (LabError, subprocess.TimeoutExpired):
+        return False
+    return True
+
+
+def lab_up(
+    state_dir: Path = DEFAULT_STATE_DIR, secondaries: int = 1, progress: Progress = lambda s: None
+) -> list[LabHost]:
+    _preflight()
+    hosts = lab_hosts(secondaries)
+    state_dir = Path(state_dir)
+    if _running(state_dir, hosts):
+        progress("the lab is already up")
+        return hosts
+    if _nspawn_processes() or Path(f"/sys/class/net/{BRIDGE}").exists():
+        progress("removing a lab left behind")
+        lab_down(state_dir, progress)
+    lower = rootfs(progress)
+    started = time.monotonic()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    key = state_dir / "id_ed25519"
+    if not key.exists():
+        _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dnsctl-lab", "-f", str(key)])
+    public_key = Path(f"{key}.pub").read_text()
+    try:
+        _ensure_bridge()
+        known_hosts = []
+        for host in hosts:
+            root = _prepare_host(state_dir, lower, host, public_key)
+            host_key = (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
+            known_hosts.append(f"{host.address} {host_key[0]} {host_key[1]}\n")
+            _start(state_dir, host, root)
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        for host in hosts:
+            _attach_veth(host.name, deadline)
+        with ThreadPoolExecutor(len(hosts)) as pool:
+            for future in [pool.submit(_wait_ready, state_dir, host, deadline) for host in hosts]:
+                future.result()
+    except BaseException:
+        lab_down(state_dir)
+        raise
+    (state_dir / "known_hosts").write_text("".join(known_hosts))
+    (state_dir / "inventory.toml").write_text(render_inventory(state_dir, hosts))
+    progress(f"{len(hosts)} hosts up in {time.monotonic() - started:.1f} s")
+    return hosts
+
+
+def render_inventory(state_dir: Path, hosts: list[LabHost]) -> str:
+    servers = [host for host in hosts if host.role != "client"]
+    secondaries = ", ".join(f'"{host.name}"' for host in servers if host.role == "secondary")
+    lines = [
+        "# The lab's inventory, written by `dnsctl lab up`.",
+        "[ssh]",
+        'user = "root"',
+        f'key = "{state_dir / "id_ed25519"}"',
+        f'known_hosts = "{state_dir / "known_hosts"}"',
+        "",
+    ]
+    for host in servers:
+        lines += [f"[servers.{host.name}]", f'address = "{host.address}"', ""]
+    for host in hosts:
+        if host.role == "client":
+            lines += [f"[clients.{host.name}]", f'address = "{host.address}"', 'connection = "lab"', ""]
+    lines += [
+        '[zones."example.com"]',
+        'primary = "ns1"',
+        f"secondaries = [{secondaries}]",
+        'allow_query = ["198.51.100.0/24"]',
+        "",
+        '[[zones."example.com".records]]',
+        'name = "pc1"',
+        'type = "A"',
+        'value = "198.51.100.50"',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s: None) -> None:
+    """Remove every lab this machine has, whatever state directory it came from."""
+    _preflight_root()
+    processes = _nspawn_processes()
+    for pid in processes.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # nspawn asks the container's systemd to power off
+    deadline = time.monotonic() + 15
+    while _nspawn_processes() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for name, pid in _nspawn_processes().items():
+        for victim in filter(None, (_leader(pid), pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(victim, signal.SIGKILL)
+        progress(f"{name} did not stop in time: killed")
+    _kill_cgroup_members()
+    for link in Path("/sys/class/net").glob("vb-*"):
+        subprocess.run(["ip", "link", "delete", link.name], capture_output=True)
+    if Path(f"/sys/class/net/{BRIDGE}").exists():
+        subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+    for mountpoint in _lab_mounts():
+        subprocess.run(["umount", "-l", mountpoint], capture_output=True)
+    _remove_cgroups()
+    state_dir = Path(state_dir)
+    for item in state_dir.glob(f"{PREFIX}*"):
+        shutil.rmtree(item, ignore_errors=True)
+    for name in ("inventory.toml", "known_hosts"):
+        (state_dir / name).unlink(missing_ok=True)
+    if processes:
+        progress(f"stopped {', '.join(sorted(processes))}")
+
+
+def _preflight_root() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root")
+
+
+def _lab_mounts() -> list[str]:
+    mounts = []
+    for line in Path("/proc/mounts").read_text().splitlines():
+        mountpoint = line.split()[1].replace("\\040", " ")
+        if re.search(rf"/{PREFIX}[^/]+/root$", mountpoint):
+            mounts.append(mountpoint)
+    return sorted(mounts, key=len, reverse=True)
+
+
+def _kill_cgroup_members() -> None:
+    for procs in Path("/sys/fs/cgroup").glob(f"*/{PREFIX}*/**/cgroup.procs"):
+        with contextlib.suppress(OSError):
+            for pid in procs.read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), signal.SIGKILL)
+
+
+def _remove_cgroups() -> None:
+    for top in Path("/sys/fs/cgroup").glob(f"*/{PREFIX}*"):
+        for directory in sorted(
+            (p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
+        ):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        deadline = time.monotonic() + 5
+        while top.exists() and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                top.rmdir()
+            time.sleep(0.05)
+
+
+def lab_status(state_dir: Path = DEFAULT_STATE_DIR) -> list[dict]:
+    text = (
+        (Path(state_dir) / "inventory.toml").read_text()
+        if (Path(state_dir) / "inventory.toml").exists()
+        else ""
+    )
+    secondaries = max(1, len(re.findall(r"^\[servers\.ns", text, re.MULTILINE)) - 1)
+    processes = _nspawn_processes()
+    status = []
+    for host in lab_hosts(secondaries):
+        entry: dict = {
+            "name": host.name,
+            "address": host.address,
+            "role": host.role,
+            "running": host.name in processes,
+        }
+        if entry["running"]:
+            services = ["named", "firewalld", "NetworkManager", "ssh"]
+            with contextlib.suppress(LabError, subprocess.TimeoutExpired):
+                result = host_exec(
+                    host.name, ["systemctl", "is-active", *services], timeout=5, state_dir=state_dir
+                )
+                entry.update(dict(zip(services, result.stdout.split(), strict=False)))
+        status.append(entry)
+    return status
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
+    result = subprocess.run(argv, capture_output=True, text=True)
+    if result.returncode != 0:
+        reason = (result.stderr or result.stdout).strip().splitlines()[-1:] or [f"exit {result.returncode}"]
+        raise LabError(f"`{' '.join(argv[:3])}` failed: {reason[0]}")
+    return result

@@ -1,0 +1,99 @@
+"""One real lab for the whole integration session: brought up once, torn down at the end.
+
+Tests drive dnsctl as a user would (a subprocess with an inventory file) and check
+results independently: dnspython queries to a specific address, and files or
+services read inside the lab host through nsenter, not through dnsctl's SSH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dnsctl import lab
+
+pytestmark = pytest.mark.lab
+
+NS1, NS2, CLIENT = "198.51.100.10", "198.51.100.11", "198.51.100.20"
+
+
+@dataclass
+class Lab:
+    state_dir: Path
+
+    @property
+    def inventory(self) -> Path:
+        return self.state_dir / "inventory.toml"
+
+    def exec(
+        self, host: str, *argv: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        result = lab.host_exec(host, list(argv), input=input, state_dir=self.state_dir)
+        if check and result.returncode != 0:
+            raise AssertionError(f"{host}: {argv} failed: {result.stderr or result.stdout}")
+        return result
+
+    def read(self, host: str, path: str) -> str:
+        return self.exec(host, "cat", path).stdout
+
+    def inventory_data(self) -> dict[str, Any]:
+        return tomllib.loads(self.inventory.read_text())
+
+    def write_inventory(self, path: Path, extra: str = "", **replace: str) -> Path:
+        """The lab inventory plus extra TOML, written to path."""
+        text = self.inventory.read_text()
+        for old, new in replace.items():
+            text = text.replace(old, new)
+        path.write_text(text + "\n" + extra)
+        return path
+
+
+def dnsctl(
+    *args: str, inventory: Path | None = None, timeout: float = 180, input: str | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real CLI in a subprocess, as an administrator's shell would."""
+    argv = [sys.executable, "-m", "dnsctl"]
+    if inventory is not None:
+        argv += ["-i", str(inventory)]
+    return subprocess.run(
+        [*argv, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+
+
+def dnsctl_json(
+    *args: str, inventory: Path | None = None, timeout: float = 180
+) -> tuple[int, dict[str, Any]]:
+    result = dnsctl("--json", *args, inventory=inventory, timeout=timeout)
+    try:
+        document = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(
+            f"not one JSON document (exit {result.returncode}): {result.stdout!r} {result.stderr!r}"
+        ) from None
+    return result.returncode, document
+
+
+@pytest.fixture(scope="session")
+def the_lab() -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("the lab needs root")
+    state_dir = Path("/var/lib/dnsctl/test-lab")
+    lab.lab_up(state_dir, secondaries=1, progress=lambda text: print(f"lab: {text}", file=sys.stderr))
+    try:
+        yield Lab(state_dir)
+    finally:
+        lab.lab_down(state_dir)

@@ -1,0 +1,281 @@
+"""Faults and bad input: each run ends with its documented exit code, a one-line
+reason, no half-written file, and every server still answering its old data."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import pytest
+
+from dnsctl.remote import Connection, Target
+
+from .conftest import NS1, NS2, dnsctl, dnsctl_json
+
+pytestmark = pytest.mark.lab
+
+ZONE = """
+[zones."faults.test"]
+primary = "ns1"
+secondaries = ["ns2"]
+
+[[zones."faults.test".records]]
+name = "www"
+type = "A"
+value = "198.51.100.80"
+"""
+
+
+def leftovers(the_lab, host: str) -> str:
+    """Staged or check copies dnsctl would have left behind."""
+    return the_lab.exec(
+        host, "sh", "-c", "find /etc/bind /var/lib/bind /var/cache/bind -name '*.dnsctl-*'"
+    ).stdout.strip()
+
+
+def state(the_lab, host: str) -> str:
+    return the_lab.exec(
+        host,
+        "sh",
+        "-c",
+        'for f in /etc/bind/* /var/lib/bind/*; do [ -f "$f" ] && md5sum "$f"; done; true',
+    ).stdout
+
+
+def serial(server: str, zone: str) -> int | None:
+    try:
+        response = dns.query.udp(dns.message.make_query(zone, "SOA"), server, timeout=1)
+    except (dns.exception.DNSException, OSError):
+        return None
+    if not response.flags & dns.flags.AA or not response.answer:
+        return None
+    return response.answer[0][0].serial
+
+
+class Prober:
+    """Asks a server for a zone's SOA every 20 ms during a run; collects every miss."""
+
+    def __init__(self, server: str, zone: str) -> None:
+        self.server, self.zone = server, zone
+        self.misses: list[str] = []
+        self.asked = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.asked += 1
+            if serial(self.server, self.zone) is None:
+                self.misses.append(time.strftime("%H:%M:%S"))
+            time.sleep(0.02)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def faults(the_lab, tmp_path_factory):
+    """An inventory with faults.test, set up on both servers before the faults begin."""
+    inventory = the_lab.write_inventory(tmp_path_factory.mktemp("faults") / "faults.toml", extra=ZONE)
+    for command in ("init-primary", "add-slave"):
+        result = dnsctl(command, "faults.test", "--yes", inventory=inventory)
+        assert result.returncode == 0, result.stdout + result.stderr
+    return inventory
+
+
+def with_record(the_lab, faults, tmp_path, name: str, rdtype: str, value: str):
+    extra = f'\n[[zones."faults.test".records]]\nname = "{name}"\ntype = "{rdtype}"\nvalue = "{value}"\n'
+    path = tmp_path / "changed.toml"
+    path.write_text(faults.read_text() + extra)
+    return path
+
+
+def assert_untouched(the_lab, before: dict[str, str], old_serial: int) -> None:
+    for host, text in before.items():
+        assert state(the_lab, host) == text, f"{host} changed"
+        assert leftovers(the_lab, host) == ""
+    assert serial(NS1, "faults.test") == old_serial
+    assert serial(NS2, "faults.test") == old_serial
+
+
+def test_zone_rejected_by_named_checkzone(the_lab, faults, tmp_path):
+    # The inventory accepts an apex NS whose in-zone name has no address; BIND does not.
+    inventory = with_record(the_lab, faults, tmp_path, "@", "NS", "ns9.faults.test.")
+    before = {"ns1": state(the_lab, "ns1")}
+    old = serial(NS1, "faults.test")
+    with Prober(NS1, "faults.test") as prober:
+        result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "named-checkzone" in result.stderr
+    assert prober.asked > 5 and prober.misses == []
+    assert_untouched(the_lab, before, old)
+
+
+def test_existing_config_already_broken(the_lab, faults, tmp_path):
+    local = the_lab.read("ns1", "/etc/bind/named.conf.local")
+    the_lab.exec(
+        "ns1", "sh", "-c", "printf 'zone \"bad.test\" { type nonsense; };\\n' >> /etc/bind/named.conf.local"
+    )
+    try:
+        before = {"ns1": state(the_lab, "ns1")}
+        inventory = with_record(the_lab, faults, tmp_path, "new", "A", "198.51.100.81")
+        result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+        assert result.returncode == 4, result.stdout + result.stderr
+        assert "already fails named-checkconf" in result.stderr
+        assert state(the_lab, "ns1") == before["ns1"]
+    finally:
+        the_lab.exec("ns1", "sh", "-c", "cat > /etc/bind/named.conf.local", input=local)
+
+
+def test_one_host_of_three_unreachable(the_lab, faults, tmp_path):
+    text = faults.read_text().replace('secondaries = ["ns2"]', 'secondaries = ["ns2", "ns3"]')
+    text = text.replace("[ssh]\n", "[ssh]\nconnect_timeout = 3\n", 1)
+    text += '\n[servers.ns3]\naddress = "198.51.100.19"\n'
+    inventory = tmp_path / "three.toml"
+    inventory.write_text(text)
+    before = {"ns1": state(the_lab, "ns1"), "ns2": state(the_lab, "ns2")}
+    old = serial(NS1, "faults.test")
+    result = dnsctl("add-slave", "faults.test", "--yes", inventory=inventory)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "ns3" in result.stderr and result.stderr.count("\n") == 1
+    assert_untouched(the_lab, before, old)
+
+
+def test_firewalld_not_running(the_lab, faults, tmp_path):
+    the_lab.exec("ns2", "systemctl", "stop", "firewalld")
+    try:
+        inventory = with_record(the_lab, faults, tmp_path, "fw", "A", "198.51.100.82")
+        before = {"ns1": state(the_lab, "ns1"), "ns2": state(the_lab, "ns2")}
+        old = serial(NS1, "faults.test")
+        result = dnsctl("add-slave", "faults.test", "--yes", inventory=inventory)
+        assert result.returncode == 7, result.stdout + result.stderr
+        assert "firewalld" in result.stderr and "--no-firewall" in result.stderr
+        assert_untouched(the_lab, before, old)
+        allowed = dnsctl("add-slave", "faults.test", "--yes", "--no-firewall", inventory=inventory)
+        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        assert serial(NS2, "faults.test") == serial(NS1, "faults.test") != old
+    finally:
+        the_lab.exec("ns2", "systemctl", "start", "firewalld")
+
+
+def test_read_only_config_directory(the_lab, faults, tmp_path):
+    inventory = the_lab.write_inventory(
+        tmp_path / "ro.toml", extra=ZONE.replace("faults.test", "readonly.test")
+    )
+    the_lab.exec("ns1", "mount", "-o", "bind,ro", "/etc/bind", "/etc/bind")
+    try:
+        before = {"ns1": state(the_lab, "ns1")}
+        with Prober(NS1, "faults.test") as prober:
+            result = dnsctl("init-primary", "readonly.test", "--yes", inventory=inventory)
+        assert result.returncode == 5, result.stdout + result.stderr
+        assert "nothing was changed" in result.stderr and result.stderr.count("\n") == 1
+        assert prober.misses == []
+    finally:
+        the_lab.exec("ns1", "umount", "/etc/bind")
+    assert state(the_lab, "ns1") == before["ns1"]
+    assert leftovers(the_lab, "ns1") == ""
+
+
+def test_lock_held_by_another_run(the_lab, faults):
+    holder = Connection(
+        Target(
+            "ns1",
+            NS1,
+            key=str(the_lab.state_dir / "id_ed25519"),
+            known_hosts=str(the_lab.state_dir / "known_hosts"),
+        )
+    ).connect()
+    try:
+        holder.lock("/run/lock/dnsctl.lock", "the test's other run")
+        result = dnsctl("init-primary", "faults.test", "--yes", inventory=faults)
+        assert result.returncode == 7, result.stdout + result.stderr
+        assert "locked by the test's other run" in result.stderr
+    finally:
+        holder.close()
+    result = dnsctl("init-primary", "faults.test", "--yes", inventory=faults)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_zone_with_a_journal(the_lab, faults, tmp_path):
+    the_lab.exec("ns1", "touch", "/var/lib/bind/faults.test.db.jnl")
+    try:
+        inventory = with_record(the_lab, faults, tmp_path, "jnl", "A", "198.51.100.83")
+        before = {"ns1": state(the_lab, "ns1")}
+        old = serial(NS1, "faults.test")
+        result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+        assert result.returncode == 4, result.stdout + result.stderr
+        assert ".jnl" in result.stderr
+        assert_untouched(the_lab, before, old)
+    finally:
+        the_lab.exec("ns1", "rm", "-f", "/var/lib/bind/faults.test.db.jnl")
+
+
+def test_failed_reload_is_rolled_back(the_lab, faults, tmp_path):
+    # rndc that fails once it is asked to reload: the change is activated, then undone.
+    the_lab.exec("ns1", "mv", "/usr/sbin/rndc", "/usr/sbin/rndc.real")
+    the_lab.exec(
+        "ns1",
+        "sh",
+        "-c",
+        "printf '#!/bin/sh\\necho rndc: connection refused >&2\\nexit 1\\n' "
+        "> /usr/sbin/rndc && chmod 755 /usr/sbin/rndc",
+    )
+    try:
+        inventory = with_record(the_lab, faults, tmp_path, "rb", "A", "198.51.100.84")
+        before = {"ns1": state(the_lab, "ns1")}
+        old = serial(NS1, "faults.test")
+        result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+        assert result.returncode == 5, result.stdout + result.stderr
+        assert "rolled back" in result.stderr and result.stderr.count("\n") == 1
+        assert state(the_lab, "ns1") == before["ns1"]
+        assert leftovers(the_lab, "ns1") == ""
+        assert serial(NS1, "faults.test") == old
+    finally:
+        the_lab.exec("ns1", "mv", "-f", "/usr/sbin/rndc.real", "/usr/sbin/rndc")
+
+
+def test_ctrl_c_between_upload_and_activation(the_lab, faults, tmp_path):
+    inventory = with_record(the_lab, faults, tmp_path, "int", "A", "198.51.100.85")
+    before = {"ns1": state(the_lab, "ns1")}
+    old = serial(NS1, "faults.test")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dnsctl", "-v", "-i", str(inventory), "init-primary", "faults.test", "--yes"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "named-checkzone" in line:  # staged, being validated: not yet activated
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, rest
+    assert "interrupted" in rest
+    assert state(the_lab, "ns1") == before["ns1"]
+    assert leftovers(the_lab, "ns1") == ""
+    assert serial(NS1, "faults.test") == old
+
+
+def test_dry_run_changes_nothing_and_shows_the_diff(the_lab, faults, tmp_path):
+    inventory = with_record(the_lab, faults, tmp_path, "dry", "A", "198.51.100.86")
+    before = {"ns1": state(the_lab, "ns1")}
+    code, document = dnsctl_json("init-primary", "faults.test", "--dry-run", inventory=inventory)
+    assert code == 0, document
+    diff = document["plan"]["ns1"]["diff"]
+    assert "+dry\tIN A 198.51.100.86" in diff
+    assert state(the_lab, "ns1") == before["ns1"]
+    assert leftovers(the_lab, "ns1") == ""
