@@ -149,15 +149,22 @@ class Connection:
         # Without this every command round trip waits ~40 ms on delayed ACKs.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = os.path.expanduser(target.key) if target.key else None
-        if key and not Path(key).is_file():
+        try:
+            pkey = paramiko.PKey.from_path(key) if key else None
+        except paramiko.PasswordRequiredException:
             sock.close()
-            raise RemoteError(f"{target.label}: SSH key {key} not found")
+            raise RemoteError(
+                f"{target.label}: SSH key {key} has a passphrase; load it into ssh-agent and omit key"
+            ) from None
+        except (OSError, ValueError, paramiko.SSHException) as exc:
+            sock.close()
+            raise RemoteError(f"{target.label}: cannot use SSH key {key}: {_why(exc)}") from None
         try:
             client.connect(
                 target.hostname,
                 port=target.port,
                 username=target.user,
-                key_filename=key,
+                pkey=pkey,
                 allow_agent=key is None,
                 look_for_keys=key is None,
                 sock=sock,

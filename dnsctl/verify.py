@@ -70,7 +70,7 @@ def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str
         path = ("zones", zone_name, "records", index)
         owner = record_owner(record.name, origin, path)
         rdata = record_rdata(record, origin, path)
-        expected.setdefault((owner, record.type), set()).add(rdata.to_text())
+        expected.setdefault((owner, record.type), set()).add(rdata.to_text(origin=origin, relativize=False))
     problems = []
     for (owner, rdtype), values in expected.items():
         label = f"{owner.to_text()} {rdtype}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import dns.exception
 import dns.message
 import dns.query
@@ -88,7 +90,7 @@ def test_unknown_host_key_is_refused_unless_accepted(the_lab, tmp_path):
 
 def test_wrong_key_is_refused(the_lab, tmp_path):
     wrong = tmp_path / "wrong_key"
-    paramiko.RSAKey.generate(2048).write_private_key_file(str(wrong))
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
     inventory, _ = _write(
         tmp_path, the_lab, "wrongkey", (the_lab.state_dir / "known_hosts").read_text(), str(wrong)
     )
