@@ -531,14 +531,17 @@ def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s:
         subprocess.run(["ip", "link", "delete", link.name], capture_output=True)
     if Path(f"/sys/class/net/{BRIDGE}").exists():
         subprocess.run(["ip", "link", "delete", BRIDGE], capture_output=True)
+    # A lab started from another state directory is found by its mounts: clean that too.
+    state_dirs = {Path(state_dir)}
     for mountpoint in _lab_mounts():
         subprocess.run(["umount", "-l", mountpoint], capture_output=True)
+        state_dirs.add(Path(mountpoint).parent.parent)
     _remove_cgroups()
-    state_dir = Path(state_dir)
-    for item in state_dir.glob(f"{PREFIX}*"):
-        shutil.rmtree(item, ignore_errors=True)
-    for name in ("inventory.toml", "known_hosts"):
-        (state_dir / name).unlink(missing_ok=True)
+    for directory in state_dirs:
+        for item in directory.glob(f"{PREFIX}*"):
+            shutil.rmtree(item, ignore_errors=True)
+        for name in ("inventory.toml", "known_hosts"):
+            (directory / name).unlink(missing_ok=True)
     if processes:
         progress(f"stopped {', '.join(sorted(processes))}")
 

@@ -225,10 +225,7 @@ class Connection:
         result = self._exec(shown, wire, input, timeout or self.target.command_timeout)
         log.debug("%s: exit %s in %.3fs", self.target.name, result.status, time.monotonic() - started)
         if self._sudo and result.status != 0 and "a password is required" in result.stderr:
-            raise RemoteError(
-                f"{self.target.label}: sudo would prompt for a password for {self.target.user}; "
-                "allow it with NOPASSWD or connect as root"
-            )
+            raise self._sudo_prompts()
         if check and not result.ok:
             raise CommandFailed(self.target.name, result)
         return result
@@ -264,6 +261,12 @@ class Connection:
             status,
         )
 
+    def _sudo_prompts(self) -> RemoteError:
+        return RemoteError(
+            f"{self.target.label}: sudo would prompt for a password for {self.target.user}; "
+            "allow it with NOPASSWD or connect as root"
+        )
+
     def lock(self, path: str, holder: str) -> None:
         """Take the host's dnsctl lock for as long as this connection lives.
 
@@ -284,9 +287,15 @@ class Connection:
         except (paramiko.SSHException, OSError, EOFError) as exc:
             raise RemoteError(f"{self.target.label}: cannot take the dnsctl lock: {_why(exc)}") from None
         if first != "LOCKED":
+            stderr = channel.makefile_stderr("rb").read().decode("utf-8", "replace").strip()
             channel.close()
-            holder_text = first.removeprefix("BUSY").strip() or "another dnsctl run"
-            raise LockBusy(f"{self.target.label}: locked by {holder_text}; try again when it ends")
+            if "a password is required" in stderr:
+                raise self._sudo_prompts()
+            if first.startswith("BUSY"):
+                holder_text = first.removeprefix("BUSY").strip() or "another dnsctl run"
+                raise LockBusy(f"{self.target.label}: locked by {holder_text}; try again when it ends")
+            reason = stderr.splitlines()[-1] if stderr else "no answer"
+            raise RemoteError(f"{self.target.label}: cannot take the dnsctl lock: {reason}")
         self._lock_channel = channel
 
     def put(

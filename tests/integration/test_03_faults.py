@@ -279,3 +279,33 @@ def test_dry_run_changes_nothing_and_shows_the_diff(the_lab, faults, tmp_path):
     assert "+dry\tIN A 198.51.100.86" in diff
     assert state(the_lab, "ns1") == before["ns1"]
     assert leftovers(the_lab, "ns1") == ""
+
+
+def test_sudo_that_would_prompt(the_lab, faults, tmp_path):
+    the_lab.exec(
+        "ns1",
+        "sh",
+        "-c",
+        "id deploy >/dev/null 2>&1 || useradd -m -s /bin/sh deploy; "
+        "mkdir -p ~deploy/.ssh && cp /root/.ssh/authorized_keys ~deploy/.ssh/ && "
+        "chown -R deploy: ~deploy/.ssh; rm -f /etc/sudoers.d/deploy",
+    )
+    text = faults.read_text().replace(
+        '[servers.ns1]\naddress = "198.51.100.10"',
+        '[servers.ns1]\naddress = "198.51.100.10"\nuser = "deploy"',
+    )
+    inventory = tmp_path / "deploy.toml"
+    inventory.write_text(text)
+    before = {"ns1": state(the_lab, "ns1")}
+    result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "sudo would prompt" in result.stderr and result.stderr.count("\n") == 1
+    assert state(the_lab, "ns1") == before["ns1"]
+    # With NOPASSWD the same user works, every command going through sudo -n.
+    the_lab.exec("ns1", "sh", "-c", "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy")
+    try:
+        allowed = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        assert "no changes" in allowed.stdout
+    finally:
+        the_lab.exec("ns1", "rm", "-f", "/etc/sudoers.d/deploy")
