@@ -225,7 +225,10 @@ def converge(session: Session, wants: Wants, stages: list[list[str]]) -> dict[st
     )
     report.add(",".join(servers), "pre-flight and plan", seconds=time.monotonic() - started)
     show_plans(report, plans)
-    if session.options.dry_run or all(plan.empty for plan in plans.values()):
+    if session.options.dry_run:
+        report.text("dry run: nothing was changed")
+        return plans
+    if all(plan.empty for plan in plans.values()):
         return plans
     session.options.confirm("Apply these changes?")
     _apply(session, plans, stages)
@@ -271,6 +274,7 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
                 activations.append(activation)
                 with report.step(name, "back up, activate, " + ("restart" if plan.restart else "reload")):
                     apply.activate(fleet[name], activation)
+                    plan.activated_at = time.monotonic()
                 if plan.open_firewall:
                     with report.step(name, f"firewalld: allow dns in zone {plan.facts.firewall.zone}"):
                         apply.open_firewall(fleet[name], plan)
@@ -356,7 +360,8 @@ def _verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
             )
         step.detail = f"serial {answer.serial}, authoritative"
         step.data["serial"] = answer.serial
-    with report.step(plan.server, f"verify {len(session.inventory.zones[zone_name].records)} records"):
+    count = len(session.inventory.zones[zone_name].records)
+    with report.step(plan.server, f"verify the {count} inventory records at {plan.address}"):
         problems = verify.check_records(session.inventory, zone_name, plan.address)
         if problems:
             raise VerifyError(
@@ -381,7 +386,6 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
         raise UsageError(f"zone {zone_name} has no secondaries in the inventory")
     wants: Wants = {zone.primary: {zone_name: "primary"}}
     wants.update({server: {zone_name: "secondary"} for server in targets})
-    started = time.monotonic()
     plans = converge(session, wants, [[zone.primary], targets])
     if session.options.dry_run:
         return
@@ -397,9 +401,14 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
                     f"{server}: {zone_name} not transferred within {session.options.timeout:.0f} s "
                     f"({_describe(answer)})"
                 )
-            took = time.monotonic() - started
-            step.detail = f"in sync, transfer done {took:.2f}s after the run started"
-            step.data.update(serial=serial, transfer_seconds=round(took, 3))
+            activated_at = plans[server].activated_at
+            if activated_at is None:
+                step.detail = "already in sync"
+            else:
+                took = time.monotonic() - activated_at
+                step.detail = f"zone transferred, in sync {took:.2f}s after named took the change"
+                step.data["transfer_seconds"] = round(took, 3)
+            step.data["serial"] = serial
         path = layout_files[server]
         with session.report.step(server, f"transferred file {path}"):
             session.fleet[server].run(["test", "-s", path])
@@ -516,6 +525,7 @@ def _configure_one(
     report.data.setdefault("plan", {})[name] = {"connection": conn_name, "changes": plan}
     report.add(name, "plan", "plan", detail="; ".join(plan) if plan else "no changes")
     if session.options.dry_run:
+        report.text("dry run: nothing was changed")
         return
     if changes:
         session.options.confirm(f"Change the DNS settings of {name}?")

@@ -48,6 +48,7 @@ class HostPlan:
     restart: bool = False
     # zones whose new serial named must serve after activation: zone -> serial
     expect_serials: dict[str, int] = field(default_factory=dict)
+    activated_at: float | None = None  # time.monotonic() when named was given the change
 
     @property
     def writes(self) -> bool:

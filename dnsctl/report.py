@@ -48,7 +48,7 @@ class Report:
         self.steps.append(step)
         if not self.json_mode:
             timing = f"{seconds:6.2f}s" if seconds else " " * 7
-            text = f"{MARKS[status]:<4} {host:<10} {timing}  {action}"
+            text = f"{MARKS[status]:<4} {host:<12} {timing}  {action}"
             self.out.write(text + (f": {detail}" if detail else "") + "\n")
             self.out.flush()
         return step
