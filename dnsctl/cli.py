@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import ipaddress
 import logging
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable
@@ -26,12 +28,28 @@ class Aborted(DnsctlError):
     exit_code = 1
 
 
+class DnsctlGroup(click.Group):
+    """Usage errors as one line, like every other error: `dnsctl: error: ...`, exit 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as exc:
+            click.echo(f"dnsctl: error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("dnsctl: error: interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 def _sigterm(*_: object) -> None:
     # Ctrl-C and a polite kill take the same path: finally blocks undo what they must.
     raise KeyboardInterrupt
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DnsctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-i",
     "--inventory",
@@ -184,8 +202,6 @@ def configure_client(
 
 
 def _addresses(values: tuple[str, ...]) -> list[str]:
-    import ipaddress
-
     addresses = []
     for value in values:
         try:
@@ -195,11 +211,32 @@ def _addresses(values: tuple[str, ...]) -> list[str]:
     return addresses
 
 
-def _dns_options(value: str | None) -> str | None:
-    import re
+RESOLVER_OPTIONS = {
+    "ndots",
+    "timeout",
+    "attempts",
+    "rotate",
+    "no-aaaa",
+    "no-check-names",
+    "inet6",
+    "edns0",
+    "single-request",
+    "single-request-reopen",
+    "no-tld-query",
+    "use-vc",
+    "no-reload",
+    "trust-ad",
+}
 
-    if value is not None and not re.fullmatch(r"[a-z0-9-]+(:\d+)?([ ,][a-z0-9-]+(:\d+)?)*", value):
-        raise UsageError(f"--dns-options: {value!r} is not a list like timeout:1,attempts:1")
+
+def _dns_options(value: str | None) -> str | None:
+    """glibc resolver options (resolv.conf(5)), e.g. timeout:1,attempts:1."""
+    if value is None:
+        return None
+    for option in filter(None, re.split(r"[ ,]+", value)):
+        name, _, number = option.partition(":")
+        if name not in RESOLVER_OPTIONS or (number and not number.isdigit()):
+            raise UsageError(f"--dns-options: {option!r} is not a resolver option like timeout:1")
     return value
 
 

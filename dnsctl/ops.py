@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-import dns.name
 import dns.serial
 
 from dnsctl import apply, facts, render, verify
@@ -23,7 +22,7 @@ from dnsctl.errors import (
     ValidationError,
     VerifyError,
 )
-from dnsctl.models import Inventory, record_owner
+from dnsctl.models import Inventory
 from dnsctl.plan import FileChange, HostPlan
 from dnsctl.remote import Connection, Fleet, Target
 from dnsctl.report import Report
@@ -433,13 +432,10 @@ def _client_dns(session: Session, dns_servers: Sequence[str]) -> list[str]:
 
 def address_records(inventory: Inventory, zone_name: str) -> dict[str, tuple[str, set[str]]]:
     """FQDN -> (A or AAAA, values) for the zone's address records, in inventory order."""
-    origin = dns.name.from_text(zone_name)
     found: dict[str, tuple[str, set[str]]] = {}
-    for index, record in enumerate(inventory.zones[zone_name].records):
-        if record.type in ("A", "AAAA") and not record.name.startswith("*"):
-            owner = record_owner(record.name, origin, ("zones", zone_name, "records", index))
-            fqdn = owner.to_text().rstrip(".")
-            rdtype, values = found.setdefault(fqdn, (record.type, set()))
+    for record in inventory.records(zone_name):
+        if record.type in ("A", "AAAA") and not record.owner.startswith("*."):
+            rdtype, values = found.setdefault(record.owner, (record.type, set()))
             if rdtype == record.type:
                 values.add(record.value)
     return found

@@ -10,9 +10,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-import dns.name
-
-from dnsctl.models import Inventory, Zone, record_owner, record_rdata, txt_presentation
+from dnsctl.models import Inventory, Zone, in_zone
 from dnsctl.platform import Layout
 
 HEADER = "; Managed by dnsctl from the inventory; edits here are overwritten.\n"
@@ -45,7 +43,6 @@ def nameservers(inventory: Inventory, zone: Zone) -> list[NameServer]:
 def render_zone(inventory: Inventory, zone_name: str, serial: int) -> str:
     """The zone file: SOA, NS set with in-zone glue, then the inventory's records."""
     zone = inventory.zones[zone_name]
-    origin = dns.name.from_text(zone_name)
     servers = nameservers(inventory, zone)
     contact = zone.contact or f"hostmaster.{zone_name}"
     lines = [
@@ -59,32 +56,21 @@ def render_zone(inventory: Inventory, zone_name: str, serial: int) -> str:
     ]
     lines += [f"@\tIN NS {ns.name}." for ns in servers]
 
-    owners_with_address = set()
-    body = []
-    for index, record in enumerate(zone.records):
-        path = ("zones", zone_name, "records", index)
-        owner = record_owner(record.name, origin, path)
-        if record.type in ("A", "AAAA"):
-            owners_with_address.add(owner)
-        value = (
-            txt_presentation(record.value)
-            if record.type == "TXT"
-            else record_rdata(record, origin, path).to_text(origin=origin, relativize=False)
-        )
-        ttl = f"{record.ttl}\t" if record.ttl is not None else ""
-        body.append(f"{_relative(owner, origin)}\t{ttl}IN {record.type} {value}")
-
+    records = inventory.records(zone_name)
+    with_address = {record.owner for record in records if record.type in ("A", "AAAA")}
     for ns in servers:
-        ns_name = dns.name.from_text(ns.name)
-        if ns_name.is_subdomain(origin) and ns_name not in owners_with_address:
-            owners_with_address.add(ns_name)
+        if in_zone(ns.name, zone_name) and ns.name not in with_address:
+            with_address.add(ns.name)
             rdtype = "AAAA" if ipaddress.ip_address(ns.address).version == 6 else "A"
-            lines.append(f"{_relative(ns_name, origin)}\tIN {rdtype} {ns.address}")
-    return "\n".join(lines + body) + "\n"
+            lines.append(f"{relative(ns.name, zone_name)}\tIN {rdtype} {ns.address}")
+    for record in records:
+        ttl = f"{record.ttl}\t" if record.ttl is not None else ""
+        lines.append(f"{relative(record.owner, zone_name)}\t{ttl}IN {record.type} {record.value}")
+    return "\n".join(lines) + "\n"
 
 
-def _relative(name: dns.name.Name, origin: dns.name.Name) -> str:
-    return name.relativize(origin).to_text()
+def relative(owner: str, zone: str) -> str:
+    return "@" if owner == zone else owner[: -len(zone) - 1]
 
 
 def zone_serial(text: str | None) -> int | None:

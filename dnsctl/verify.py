@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 
-from dnsctl.models import Inventory, record_owner, record_rdata
+from dnsctl.models import Inventory
 
 
 @dataclass(frozen=True)
@@ -63,18 +63,13 @@ def wait_for_serial(server: str, zone: str, serial: int, timeout: float) -> tupl
 
 def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str]:
     """Every inventory record of the zone, asked of server; a line per mismatch."""
-    zone = inventory.zones[zone_name]
-    origin = dns.name.from_text(zone_name)
-    expected: dict[tuple[dns.name.Name, str], set[str]] = {}
-    for index, record in enumerate(zone.records):
-        path = ("zones", zone_name, "records", index)
-        owner = record_owner(record.name, origin, path)
-        rdata = record_rdata(record, origin, path)
-        expected.setdefault((owner, record.type), set()).add(rdata.to_text(origin=origin, relativize=False))
+    expected: dict[tuple[str, str], set[str]] = {}
+    for record in inventory.records(zone_name):
+        expected.setdefault((record.owner, record.type), set()).add(record.value)
     problems = []
     for (owner, rdtype), values in expected.items():
-        label = f"{owner.to_text()} {rdtype}"
-        if owner.labels[0] == b"*":
+        label = f"{owner}. {rdtype}"
+        if owner.startswith("*."):
             continue  # a wildcard is answered for other names, not asked directly
         try:
             response = ask(server, owner, rdtype)
@@ -84,7 +79,7 @@ def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str
         got = {
             rdata.to_text()
             for rrset in response.answer
-            if rrset.rdtype == dns.rdatatype.from_text(rdtype) and rrset.name == owner
+            if rrset.rdtype == dns.rdatatype.from_text(rdtype) and rrset.name == dns.name.from_text(owner)
             for rdata in rrset
         }
         if got != values:
