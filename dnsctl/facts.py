@@ -24,28 +24,39 @@ echo "@@named"
 if command -v systemctl >/dev/null 2>&1; then systemctl is-active named 2>/dev/null
 elif pgrep -x named >/dev/null 2>&1; then echo active; else echo inactive; fi
 echo "@@firewall"
-if command -v firewall-cmd >/dev/null 2>&1; then
-  # Each firewall-cmd costs ~0.3 s (python + D-Bus): ask the independent ones at once.
-  iface=$(ip -o addr show to "$addr" 2>/dev/null | awk '{print $2; exit}')
-  tmp=$(mktemp -d)
-  firewall-cmd --state >"$tmp/state" 2>&1 &
-  firewall-cmd --get-default-zone >"$tmp/default" 2>/dev/null &
-  if [ -n "$iface" ]; then firewall-cmd --get-zone-of-interface="$iface" >"$tmp/zone" 2>/dev/null & fi
-  wait
-  state=$(cat "$tmp/state"); echo "state=$state"
-  if [ "$state" = running ]; then
-    zone=$(cat "$tmp/zone" 2>/dev/null)
-    [ -n "$zone" ] || zone=$(cat "$tmp/default")
-    echo "zone=$zone"
-    firewall-cmd --zone="$zone" --list-services >"$tmp/runtime" &
-    firewall-cmd --permanent --zone="$zone" --list-services >"$tmp/permanent" &
-    wait
-    echo "runtime=$(cat "$tmp/runtime")"
-    echo "permanent=$(cat "$tmp/permanent")"
-  fi
-  rm -rf "$tmp"
-else
+iface=$(ip -o addr show to "$addr" 2>/dev/null | awk '{print $2; exit}')
+fw=/org/fedoraproject/FirewallD1
+if ! command -v firewall-cmd >/dev/null 2>&1; then
   echo "state=absent"
+elif command -v busctl >/dev/null 2>&1; then
+  # firewalld's D-Bus API answers in ~15 ms; each firewall-cmd costs ~0.3 s of CPU.
+  bus() {
+    busctl call org.fedoraproject.FirewallD1 "$@" 2>/dev/null |
+      sed -e 's/^[a-z]* \([0-9]* \)\{0,1\}//' -e 's/"//g'
+  }
+  state=$(busctl get-property org.fedoraproject.FirewallD1 $fw org.fedoraproject.FirewallD1 state 2>/dev/null)
+  if [ "$state" = 's "RUNNING"' ]; then
+    echo "state=running"
+    zone=""
+    [ -n "$iface" ] && zone=$(bus $fw org.fedoraproject.FirewallD1.zone getZoneOfInterface s "$iface")
+    [ -n "$zone" ] || zone=$(bus $fw org.fedoraproject.FirewallD1 getDefaultZone)
+    echo "zone=$zone"
+    echo "runtime=$(bus $fw org.fedoraproject.FirewallD1.zone getServices s "$zone")"
+    config=$(bus $fw/config org.fedoraproject.FirewallD1.config getZoneByName s "$zone")
+    echo "permanent=$(bus "$config" org.fedoraproject.FirewallD1.config.zone getServices)"
+  else
+    echo "state=not running"
+  fi
+else
+  state=$(firewall-cmd --state 2>&1); echo "state=$state"
+  if [ "$state" = running ]; then
+    zone=""
+    [ -n "$iface" ] && zone=$(firewall-cmd --get-zone-of-interface="$iface" 2>/dev/null)
+    [ -n "$zone" ] || zone=$(firewall-cmd --get-default-zone)
+    echo "zone=$zone"
+    echo "runtime=$(firewall-cmd --zone="$zone" --list-services)"
+    echo "permanent=$(firewall-cmd --permanent --zone="$zone" --list-services)"
+  fi
 fi
 """
 

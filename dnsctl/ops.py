@@ -190,8 +190,14 @@ def next_serial(current: int | None, today: dt.date) -> int:
 def _plan_zone_file(session: Session, plan: HostPlan, zone: str) -> None:
     path = plan.layout.primary_file(zone)
     old = plan.current.get(path)
-    served = verify.soa(plan.address, zone, timeout=1.0)
-    candidates = [s for s in (render.zone_serial(old), served.serial if served.ok else None) if s is not None]
+    # What named serves may be ahead of the file (edited by hand, not reloaded): ask,
+    # unless the firewall is known to block us until this run opens it.
+    served = verify.soa(plan.address, zone, timeout=1.0) if plan.facts.firewall.dns_open else None
+    candidates = [
+        serial
+        for serial in (render.zone_serial(old), served.serial if served and served.ok else None)
+        if serial is not None
+    ]
     current_serial = None
     for serial in candidates:
         if current_serial is None or dns.serial.Serial(serial) > dns.serial.Serial(current_serial):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from dataclasses import dataclass
 
@@ -34,7 +35,14 @@ def ask(server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.
     """One query to one server, UDP first, TCP when truncated."""
     query = dns.message.make_query(name, rdtype)
     query.flags &= ~dns.flags.RD
-    response, _ = dns.query.udp_with_fallback(query, server, timeout=timeout)
+    family = socket.AF_INET6 if ":" in server else socket.AF_INET
+    # A connected socket hears ICMP errors: a closed port or a rejecting firewall
+    # answers at once ("refused") instead of looking like a silent timeout.
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.connect((server, 53))
+        response = dns.query.udp(query, server, timeout=timeout, sock=sock)
+    if response.flags & dns.flags.TC:
+        response = dns.query.tcp(query, server, timeout=timeout)
     return response
 
 
@@ -93,4 +101,6 @@ def _why(exc: BaseException) -> str:
         return "no answer (timeout)"
     if isinstance(exc, ConnectionRefusedError):
         return "refused (port unreachable)"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"unreachable ({exc.strerror.lower()})"
     return str(exc) or exc.__class__.__name__
