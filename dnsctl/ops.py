@@ -704,16 +704,34 @@ def _phase(report: Report, client: str, label: str, fqdn: str, result: Resolutio
     )
 
 
+# A dead man's switch: if dnsctl dies with the primary down (kill -9, lost SSH), the
+# host itself brings the primary back after this long.
+SAFETY_SECONDS = 300
+SAFETY_UNIT = "dnsctl-failover-restore"
+
+
 def _break_primary(connection: Connection, mode: str) -> None:
     if mode == "stop":
+        connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False)  # a stale one
+        connection.run(
+            [
+                "systemd-run",
+                f"--unit={SAFETY_UNIT}",
+                f"--on-active={SAFETY_SECONDS}",
+                "systemctl",
+                "start",
+                "named",
+            ]
+        )
         connection.run(["systemctl", "stop", "named"])
     else:
-        connection.run(["firewall-cmd", f"--add-rich-rule={DROP_RULE}"])
+        connection.run(["firewall-cmd", f"--add-rich-rule={DROP_RULE}", f"--timeout={SAFETY_SECONDS}"])
 
 
 def _restore_primary(connection: Connection, mode: str) -> None:
     if mode == "stop":
         connection.run(["systemctl", "start", "named"])
+        connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False)
     else:
         result = connection.run(["firewall-cmd", f"--remove-rich-rule={DROP_RULE}"], check=False)
         if not result.ok and "NOT_ENABLED" not in result.stderr + result.stdout:

@@ -39,6 +39,7 @@ def ask(server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.
     # A connected socket hears ICMP errors: a closed port or a rejecting firewall
     # answers at once ("refused") instead of looking like a silent timeout.
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)  # dnspython needs it so, or its timeout is never applied
         sock.connect((server, 53))
         response = dns.query.udp(query, server, timeout=timeout, sock=sock)
     if response.flags & dns.flags.TC:

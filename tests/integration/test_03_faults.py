@@ -309,3 +309,33 @@ def test_sudo_that_would_prompt(the_lab, faults, tmp_path):
         assert "no changes" in allowed.stdout
     finally:
         the_lab.exec("ns1", "rm", "-f", "/etc/sudoers.d/deploy")
+
+
+def test_ctrl_c_during_failover_brings_the_primary_back(the_lab):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dnsctl",
+            "-v",
+            "-i",
+            str(the_lab.inventory),
+            "failover-test",
+            "example.com",
+            "--yes",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "systemctl stop named" in line:
+            time.sleep(0.2)
+            process.send_signal(signal.SIGINT)
+            break
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
+    assert serial(NS1, "example.com") is not None
