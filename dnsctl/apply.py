@@ -111,10 +111,13 @@ def _remove(connection: Connection, paths: list[str]) -> None:
             connection.run(["rm", "-f", "--", *paths], check=False)
 
 
+def install(connection: Connection, plan: HostPlan) -> None:
+    """Install BIND with the layout's package manager."""
+    connection.run([*plan.layout.install, *plan.layout.packages], timeout=900)
+
+
 def prepare(connection: Connection, plan: HostPlan) -> None:
-    """Steps that must precede staging: packages, directories named must write into."""
-    if plan.install:
-        connection.run([*plan.layout.install, *plan.layout.packages], timeout=900)
+    """Create the directories named must write into; staging needs them."""
     for directory in plan.directories:
         connection.run(["install", "-d", "-m", "0775", "-o", "root", "-g", plan.layout.group, directory])
 

@@ -116,11 +116,12 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     current = facts.parse_files(
         connection.run(["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
     )
-    install = not host_facts.bind_installed
-    if not install:
-        _check_existing(session, server, connection, primary_files)
+    if not host_facts.bind_installed:
+        # Nothing to diff against yet: converge() installs, then plans again.
+        return HostPlan(server, address, layout, host_facts, install=True)
+    _check_existing(session, server, connection, primary_files)
 
-    plan = HostPlan(server, address, layout, host_facts, current=current, install=install)
+    plan = HostPlan(server, address, layout, host_facts, current=current)
     plan.restart = session.options.restart
     plan.open_firewall = (
         host_facts.firewall.state == "running"
@@ -236,14 +237,21 @@ def converge(session: Session, wants: Wants, stages: list[list[str]]) -> dict[st
     if all(plan.empty for plan in plans.values()):
         return plans
     session.options.confirm("Apply these changes?")
+    for server, plan in plans.items():
+        if plan.install:
+            # The configuration files only exist once BIND is there: plan again on them.
+            with report.step(server, f"install {' '.join(plan.layout.packages)}"):
+                apply.install(session.fleet[server], plan)
+            plans[server] = _gather(session, server, wants[server])
+            show_plans(report, {server: plans[server]})
     _apply(session, plans, stages)
     return plans
 
 
 def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
-    report.data["plan"] = {
-        name: {"actions": plan.actions(), "diff": plan.diff()} for name, plan in plans.items()
-    }
+    report.data.setdefault("plan", {}).update(
+        {name: {"actions": plan.actions(), "diff": plan.diff()} for name, plan in plans.items()}
+    )
     for name, plan in plans.items():
         if plan.empty:
             report.add(name, "plan", "plan", detail="no changes")
@@ -480,7 +488,7 @@ def configure_client(
     for name in names:
         inventory.client(name)
     servers = _client_dns(session, dns_servers)
-    probe = sample_name(inventory)
+    probe = _served_sample(inventory, servers)
     session.connect(names)
 
     def one(name: str) -> None:
@@ -543,16 +551,27 @@ def _configure_one(
                 f"expected {' '.join(servers)}"
             )
         step.detail = "nameservers " + " ".join(listed)
-    if probe is not None:
-        fqdn, rdtype, values = probe
-        with report.step(name, f"getent resolves {fqdn}") as step:
-            addresses = _getent(connection, fqdn, rdtype)
-            if not addresses & values:
-                raise VerifyError(
-                    f"{name}: getent {fqdn} gave {', '.join(sorted(addresses)) or 'nothing'}, "
-                    f"expected {', '.join(sorted(values))}"
-                )
-            step.detail = ", ".join(sorted(addresses))
+    if probe is None:
+        report.add(name, "getent", "skip", detail="no zone with an address record is served yet")
+        return
+    fqdn, rdtype, values = probe
+    with report.step(name, f"getent resolves {fqdn}") as step:
+        addresses = _getent(connection, fqdn, rdtype)
+        if not addresses & values:
+            raise VerifyError(
+                f"{name}: getent {fqdn} gave {', '.join(sorted(addresses)) or 'nothing'}, "
+                f"expected {', '.join(sorted(values))}"
+            )
+        step.detail = ", ".join(sorted(addresses))
+
+
+def _served_sample(inventory: Inventory, servers: list[str]) -> tuple[str, str, set[str]] | None:
+    """A name to resolve on clients: the first address record of a zone the first server serves."""
+    for zone_name in inventory.zones:
+        found = sample_name(inventory, zone_name)
+        if found and verify.soa(servers[0], zone_name, timeout=1.0).ok:
+            return found
+    return None
 
 
 def _resolv_servers(text: str) -> list[str]:

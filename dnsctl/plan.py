@@ -62,7 +62,8 @@ class HostPlan:
         """The plan as short lines, for people and for --json."""
         lines = []
         if self.install:
-            lines.append(f"install {' '.join(self.layout.packages)}")
+            packages = " ".join(self.layout.packages)
+            return [f"install {packages}, then plan the configuration on what it installed"]
         lines += [f"create directory {path}" for path in self.directories]
         for change in self.changes:
             verb = "create" if change.old is None else "update"
