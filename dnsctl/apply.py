@@ -13,6 +13,9 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 
+import dns.serial
+
+from dnsctl import render
 from dnsctl.errors import RemoteError, ValidationError
 from dnsctl.plan import FileChange, HostPlan
 from dnsctl.remote import CommandFailed, Connection
@@ -29,6 +32,7 @@ class Activation:
     plan: HostPlan
     backup_dir: str
     moved: list[FileChange] = field(default_factory=list)
+    restored_serials: dict[str, int] = field(default_factory=dict)  # zone -> serial after rollback
 
 
 def include_pattern(path: str) -> re.Pattern[str]:
@@ -182,7 +186,9 @@ backup=$1; shift
 status=0
 while [ $# -gt 0 ]; do
   target=$1; shift
-  if [ -e "$backup$target" ]; then
+  if [ -e "$target.dnsctl-new" ]; then
+    mv -f "$target.dnsctl-new" "$target" || status=1
+  elif [ -e "$backup$target" ]; then
     cp -p "$backup$target" "$target.dnsctl-new" && mv -f "$target.dnsctl-new" "$target" || status=1
   else
     rm -f "$target" || status=1
@@ -193,8 +199,19 @@ exit $status
 
 
 def rollback(connection: Connection, activation: Activation) -> None:
-    """Put the backed-up files back and make named serve them again."""
+    """Put the old files back and make named serve them again.
+
+    A zone's old content goes back with a serial above the new one: secondaries
+    may already hold the new serial and only follow a higher one, and named
+    reloads a zone file only when it looks changed.
+    """
     plan = activation.plan
+    for change in activation.moved:
+        old_serial = render.zone_serial(change.old)
+        if change.kind == "zone" and change.old is not None and old_serial is not None:
+            serial = (dns.serial.Serial(plan.expect_serials[change.zone]) + 1).value
+            connection.put(change.path + STAGED, render.with_serial(change.old, serial), group=change.group)
+            activation.restored_serials[change.zone] = serial
     if activation.moved:
         connection.run(
             ["sh", "-c", ROLLBACK_SCRIPT, "dnsctl-rollback", activation.backup_dir]

@@ -7,7 +7,6 @@ import ipaddress
 import logging
 import os
 import re
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import click
 
-from dnsctl import ops
+from dnsctl import interrupt, ops
 from dnsctl.errors import DnsctlError, UsageError
 from dnsctl.models import load_inventory
 from dnsctl.remote import Fleet
@@ -42,11 +41,6 @@ class DnsctlGroup(click.Group):
             click.echo("dnsctl: error: interrupted", err=True)
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else 0)
-
-
-def _sigterm(*_: object) -> None:
-    # Ctrl-C and a polite kill take the same path: finally blocks undo what they must.
-    raise KeyboardInterrupt
 
 
 @click.group(cls=DnsctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,7 +80,7 @@ def main(
         stream=sys.stderr,
     )
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    signal.signal(signal.SIGTERM, _sigterm)
+    interrupt.install()
 
 
 def run_op(command: str) -> Callable[..., Callable[..., None]]:

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from dnsctl import interrupt
 from dnsctl.errors import LabError
 
 DEFAULT_STATE_DIR = Path("/var/lib/dnsctl/lab")
@@ -298,6 +299,7 @@ def _attach_veth(name: str, deadline: float) -> None:
     while not Path(f"/sys/class/net/{veth}").exists():
         if time.monotonic() > deadline:
             raise LabError(f"{name}: its network link {veth} never appeared")
+        interrupt.checkpoint()
         time.sleep(0.05)
     _disable_ipv6(veth)
     _run(["ip", "link", "set", veth, "master", BRIDGE, "up"])
@@ -410,6 +412,7 @@ def _wait_ready(state_dir: Path, host: LabHost, deadline: float) -> None:
                     break
             except (LabError, subprocess.TimeoutExpired) as exc:
                 last = str(exc)
+            interrupt.checkpoint()
             time.sleep(0.2)
 
 

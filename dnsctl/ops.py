@@ -328,16 +328,19 @@ def _roll_back(session: Session, activations: list[apply.Activation], cause: Bas
         try:
             with report.step(name, "roll back"):
                 apply.rollback(session.fleet[name], activation)
-                for zone in activation.plan.expect_serials:
-                    old = render.zone_serial(
-                        activation.plan.current.get(activation.plan.layout.primary_file(zone))
-                    )
-                    if old is not None:
+                plan = activation.plan
+                for zone in plan.expect_serials:
+                    old = render.zone_serial(plan.current.get(plan.layout.primary_file(zone)))
+                    expected = activation.restored_serials.get(zone, old)
+                    if expected is not None:
                         answer, _ = verify.wait_for_serial(
-                            activation.plan.address, zone, old, session.options.timeout
+                            plan.address, zone, expected, session.options.timeout
                         )
-                        if answer.serial != old:
-                            raise VerifyError(f"{zone} still not at serial {old} ({_describe(answer)})")
+                        if answer.serial != expected:
+                            raise VerifyError(
+                                f"{zone} is not back to its old content at serial {expected} "
+                                f"({_describe(answer)})"
+                            )
         except (DnsctlError, OSError) as exc:
             failed.append(f"{name}: {exc}")
     hosts = ", ".join(a.plan.server for a in activations)

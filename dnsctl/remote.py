@@ -6,6 +6,7 @@ Everything else receives a ``Connection`` (or anything with the same ``run``,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -20,6 +21,7 @@ from typing import TypeVar
 
 import paramiko
 
+from dnsctl import interrupt
 from dnsctl.errors import DnsctlError, PreconditionError, RemoteError
 
 log = logging.getLogger("dnsctl.remote")
@@ -196,12 +198,14 @@ class Connection:
         return self
 
     def close(self) -> None:
-        if self._lock_channel is not None:
-            self._lock_channel.close()
-            self._lock_channel = None
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        # Closing must never mask why we are closing: a Ctrl-C in the middle of a
+        # paramiko call can leave a channel half torn down.
+        for closable in (self._lock_channel, self._client):
+            if closable is not None:
+                with contextlib.suppress(Exception):
+                    closable.close()
+        self._lock_channel = None
+        self._client = None
 
     def run(
         self,
@@ -220,8 +224,11 @@ class Connection:
         command = argv if isinstance(argv, str) else shlex.join(argv)
         wire = f"sudo -n -- sh -c {shlex.quote(command)}" if self._sudo else command
         shown = _display(argv)
+        interrupt.checkpoint()
         log.info("%s$ %s", self.target.name, shown)
         started = time.monotonic()
+        # No checkpoint after the command: its result must reach the caller, which
+        # may need it to undo what the command did.
         result = self._exec(shown, wire, input, timeout or self.target.command_timeout)
         log.debug("%s: exit %s in %.3fs", self.target.name, result.status, time.monotonic() - started)
         if self._sudo and result.status != 0 and "a password is required" in result.stderr:

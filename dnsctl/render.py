@@ -118,7 +118,8 @@ def primary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
         f"\tallow-transfer {{ {_acl(secondaries)} }};",
     ]
     if secondaries:
-        lines += ["\tnotify yes;", f"\talso-notify {{ {_acl(secondaries)} }};"]
+        # explicit: notify exactly the secondaries we know, never look up NS names.
+        lines += ["\tnotify explicit;", f"\talso-notify {{ {_acl(secondaries)} }};"]
     else:
         lines.append("\tnotify no;")
     return "\n".join([*lines, "};"]) + "\n"
@@ -134,6 +135,7 @@ def secondary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> st
         f"\tmasters {{ {primary}; }};",
         f"\tallow-query {{ {_acl(query_acl(inventory, zone))} }};",
         "\tallow-transfer { none; };",
+        "\tnotify no;",
         "};",
     ]
     return "\n".join(lines) + "\n"

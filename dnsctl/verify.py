@@ -16,6 +16,7 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 
+from dnsctl import interrupt
 from dnsctl.models import Inventory
 
 
@@ -63,6 +64,7 @@ def wait_for_serial(server: str, zone: str, serial: int, timeout: float) -> tupl
     """Poll until server answers zone authoritatively with serial; (last answer, seconds)."""
     started = time.monotonic()
     while True:
+        interrupt.checkpoint()
         answer = soa(server, zone, timeout=1.0)
         elapsed = time.monotonic() - started
         if (answer.ok and answer.serial == serial) or elapsed >= timeout:

@@ -40,13 +40,19 @@ def leftovers(the_lab, host: str) -> str:
     ).stdout.strip()
 
 
+STATE_SCRIPT = r"""
+for f in /etc/bind/* /var/lib/bind/*; do
+  [ -f "$f" ] || continue
+  printf '%s ' "$f"
+  sed -E 's/^[[:space:]]+[0-9]+ ; serial$/SERIAL/' "$f" | md5sum
+done
+"""
+
+
 def state(the_lab, host: str) -> str:
-    return the_lab.exec(
-        host,
-        "sh",
-        "-c",
-        'for f in /etc/bind/* /var/lib/bind/*; do [ -f "$f" ] && md5sum "$f"; done; true',
-    ).stdout
+    """Checksums of every file dnsctl may touch, zone serials aside: a rolled-back
+    zone has its old content under a higher serial, so that secondaries follow."""
+    return the_lab.exec(host, "sh", "-c", STATE_SCRIPT).stdout
 
 
 def serial(server: str, zone: str) -> int | None:
@@ -241,7 +247,7 @@ def test_failed_reload_is_rolled_back(the_lab, faults, tmp_path):
         assert "rolled back" in result.stderr and result.stderr.count("\n") == 1
         assert state(the_lab, "ns1") == before["ns1"]
         assert leftovers(the_lab, "ns1") == ""
-        assert serial(NS1, "faults.test") == old
+        assert serial(NS1, "faults.test") > old  # old content, newer serial
     finally:
         the_lab.exec("ns1", "mv", "-f", "/usr/sbin/rndc.real", "/usr/sbin/rndc")
 
@@ -329,3 +335,27 @@ def test_ctrl_c_during_failover_brings_the_primary_back(the_lab, faults):
     assert process.returncode == 130, rest
     assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
     assert serial(NS1, "faults.test") is not None
+
+
+def test_ctrl_c_after_activation_rolls_back(the_lab, faults, tmp_path):
+    inventory = with_record(the_lab, faults, tmp_path, "late", "A", "198.51.100.87")
+    before = {"ns1": state(the_lab, "ns1")}
+    old = serial(NS1, "faults.test")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dnsctl", "-v", "-i", str(inventory), "init-primary", "faults.test", "--yes"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "dnsctl-activate" in line:  # the new files are going into place
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.communicate(timeout=60)[1]
+    assert process.returncode == 5, rest
+    assert "interrupted; rolled back ns1" in rest
+    assert state(the_lab, "ns1") == before["ns1"]
+    assert leftovers(the_lab, "ns1") == ""
+    assert serial(NS1, "faults.test") > old  # old content, newer serial
