@@ -543,8 +543,10 @@ def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s:
     for directory in state_dirs:
         for item in directory.glob(f"{PREFIX}*"):
             shutil.rmtree(item, ignore_errors=True)
-        for name in ("inventory.toml", "known_hosts"):
+        for name in ("inventory.toml", "known_hosts", "id_ed25519", "id_ed25519.pub"):
             (directory / name).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            directory.rmdir()  # only when nothing else of the user's is in it
     if processes:
         progress(f"stopped {', '.join(sorted(processes))}")
 

@@ -92,7 +92,8 @@ def fingerprint(the_lab, host: str) -> str:
         "-c",
         "for f in /etc/bind/* /var/lib/bind/* /var/cache/bind/slaves/*; do "
         '[ -f "$f" ] && stat -c \'%n %Y %s\' "$f" && md5sum "$f"; done; '
-        "systemctl show named -p MainPID -p ExecMainStartTimestamp; true",
+        "systemctl show named -p MainPID -p ExecMainStartTimestamp; "
+        "rndc status | grep -i 'last configured'; true",
     ).stdout
     return hashlib.sha256(listing.encode()).hexdigest() + "\n" + listing
 

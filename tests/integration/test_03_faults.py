@@ -91,6 +91,24 @@ class Prober:
         self._thread.join(5)
 
 
+def interrupt_at(marker: str, inventory, *args: str) -> tuple[int, str]:
+    """Run dnsctl -v and send it Ctrl-C when its log shows the remote command marker."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dnsctl", "-v", "-i", str(inventory), *args, "--yes"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if marker in line:  # logged just before the command is sent
+            process.send_signal(signal.SIGINT)
+            break
+    rest = process.communicate(timeout=60)[1]
+    return process.returncode, rest
+
+
 @pytest.fixture(scope="module")
 def faults(the_lab, tmp_path_factory):
     """An inventory with faults.test, set up on both servers before the faults begin."""
@@ -256,20 +274,9 @@ def test_ctrl_c_between_upload_and_activation(the_lab, faults, tmp_path):
     inventory = with_record(the_lab, faults, tmp_path, "int", "A", "198.51.100.85")
     before = {"ns1": state(the_lab, "ns1")}
     old = serial(NS1, "faults.test")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dnsctl", "-v", "-i", str(inventory), "init-primary", "faults.test", "--yes"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "named-checkzone" in line:  # staged, being validated: not yet activated
-            process.send_signal(signal.SIGINT)
-            break
-    rest = process.communicate(timeout=60)[1]
-    assert process.returncode == 130, rest
+    # Staged and being validated: nothing is activated yet.
+    code, rest = interrupt_at("named-checkzone", inventory, "init-primary", "faults.test")
+    assert code == 130, rest
     assert "interrupted" in rest
     assert state(the_lab, "ns1") == before["ns1"]
     assert leftovers(the_lab, "ns1") == ""
@@ -319,20 +326,9 @@ def test_sudo_that_would_prompt(the_lab, faults, tmp_path):
 
 def test_ctrl_c_during_failover_brings_the_primary_back(the_lab, faults):
     assert dnsctl("configure-client", "--yes", inventory=faults).returncode == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dnsctl", "-v", "-i", str(faults), "failover-test", "faults.test", "--yes"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "systemctl stop named" in line:  # logged as it is sent: the primary is going down
-            process.send_signal(signal.SIGINT)
-            break
-    rest = process.communicate(timeout=60)[1]
-    assert process.returncode == 130, rest
+    # The primary is going down.
+    code, rest = interrupt_at("systemctl stop named", faults, "failover-test", "faults.test")
+    assert code == 130, rest
     assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
     assert serial(NS1, "faults.test") is not None
 
@@ -341,20 +337,9 @@ def test_ctrl_c_after_activation_rolls_back(the_lab, faults, tmp_path):
     inventory = with_record(the_lab, faults, tmp_path, "late", "A", "198.51.100.87")
     before = {"ns1": state(the_lab, "ns1")}
     old = serial(NS1, "faults.test")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dnsctl", "-v", "-i", str(inventory), "init-primary", "faults.test", "--yes"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        if "dnsctl-activate" in line:  # the new files are going into place
-            process.send_signal(signal.SIGINT)
-            break
-    rest = process.communicate(timeout=60)[1]
-    assert process.returncode == 5, rest
+    # The new files are going into place.
+    code, rest = interrupt_at("dnsctl-activate", inventory, "init-primary", "faults.test")
+    assert code == 5, rest
     assert "interrupted; rolled back ns1" in rest
     assert state(the_lab, "ns1") == before["ns1"]
     assert leftovers(the_lab, "ns1") == ""

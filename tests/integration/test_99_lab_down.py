@@ -22,7 +22,7 @@ def test_lab_down_leaves_nothing(the_lab):
     processes = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert "systemd-nspawn" not in processes
     assert not list(the_lab.state_dir.glob("dnslab-*"))
-    assert not (the_lab.state_dir / "inventory.toml").exists()
+    assert not the_lab.state_dir.exists()
     routes = subprocess.run(["ip", "-4", "route"], capture_output=True, text=True).stdout
     assert "198.51.100." not in routes
     status = dnsctl("--json", "lab", "status", "--state-dir", str(the_lab.state_dir))
