@@ -516,25 +516,9 @@ def _configure_one(
         parts = facts.sections(result.stdout)
         conn_name = parts["connection"][0]
         settings = [*parts.get("settings", []), "", "", ""][:3]
-        current_dns = [s for s in settings[0].replace(",", " ").split() if s]
-        step.detail = f"{conn_name}: dns {' '.join(current_dns) or '(none)'}"
-    wanted = {
-        "ipv4.dns": " ".join(servers),
-        "ipv4.ignore-auto-dns": "yes",
-    }
-    if dns_options is not None:
-        wanted["ipv4.dns-options"] = dns_options
-    current = {
-        "ipv4.dns": " ".join(current_dns),
-        "ipv4.ignore-auto-dns": settings[1].strip(),
-        "ipv4.dns-options": settings[2].replace(",", " ").strip() if dns_options is not None else None,
-    }
-    compare = {
-        key: (value.replace(",", " ") if key == "ipv4.dns-options" else value)
-        for key, value in wanted.items()
-    }
-    changes = {key: value for key, value in wanted.items() if current.get(key) != compare[key]}
-    plan = [f"{key}: {current.get(key) or '(none)'} -> {value}" for key, value in changes.items()]
+        step.detail = f"{conn_name}: dns {' '.join(nm_list(settings[0])) or '(none)'}"
+    changes = nm_changes(settings, servers, dns_options)
+    plan = [f"{key}: {old or '(none)'} -> {new}" for key, (old, new) in changes.items()]
     report.data.setdefault("plan", {})[name] = {"connection": conn_name, "changes": plan}
     report.add(name, "plan", "plan", detail="; ".join(plan) if plan else "no changes")
     if session.options.dry_run:
@@ -543,7 +527,7 @@ def _configure_one(
     if changes:
         session.options.confirm(f"Change the DNS settings of {name}?")
         with report.step(name, f"nmcli: set DNS of {conn_name} and bring it up"):
-            args = [item for pair in changes.items() for item in pair]
+            args = [item for key, (_, new) in changes.items() for item in (key, new)]
             connection.run(["nmcli", "connection", "modify", conn_name, *args])
             connection.run(["nmcli", "connection", "up", conn_name], timeout=60)
     with report.step(name, "verify /etc/resolv.conf") as step:
@@ -575,6 +559,32 @@ def _served_sample(inventory: Inventory, servers: list[str]) -> tuple[str, str, 
         if found and verify.soa(servers[0], zone_name, timeout=1.0).ok:
             return found
     return None
+
+
+def nm_list(text: str) -> list[str]:
+    """A list value from `nmcli -g` (comma separated, colons escaped) or from us (spaces)."""
+    return [item for item in text.replace("\\:", ":").replace(",", " ").split() if item]
+
+
+def nm_changes(
+    settings: list[str], servers: list[str], dns_options: str | None
+) -> dict[str, tuple[str, str]]:
+    """nmcli setting -> (current, wanted) for what differs; settings are the lines of
+    `nmcli -g ipv4.dns,ipv4.ignore-auto-dns,ipv4.dns-options connection show`."""
+    dns, ignore_auto, options = [*settings, "", "", ""][:3]
+    current = {
+        "ipv4.dns": nm_list(dns),
+        "ipv4.ignore-auto-dns": [ignore_auto.strip()],
+        "ipv4.dns-options": nm_list(options),
+    }
+    wanted = {"ipv4.dns": list(servers), "ipv4.ignore-auto-dns": ["yes"]}
+    if dns_options is not None:
+        wanted["ipv4.dns-options"] = nm_list(dns_options)
+    return {
+        key: (" ".join(current[key]), " ".join(value) if key == "ipv4.dns" else ",".join(value))
+        for key, value in wanted.items()
+        if current[key] != value
+    }
 
 
 def _resolv_servers(text: str) -> list[str]:

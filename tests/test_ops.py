@@ -112,3 +112,18 @@ def test_checker_reason_skips_progress_lines():
     output = "zone example.com/IN: loaded serial 5\nzone x/IN: NS 'ns9.x' has no address records\nOK\n"
     assert apply._checker_reason(output) == "zone x/IN: NS 'ns9.x' has no address records"
     assert "dnsctl-new" not in apply._checker_reason("/var/lib/bind/x.db.dnsctl-new:3: bad\n")
+
+
+def test_nm_changes_reads_nmcli_terse_output():
+    settings = ["198.51.100.10,198.51.100.11", "yes", "timeout\\:1,attempts\\:1"]
+    servers = ["198.51.100.10", "198.51.100.11"]
+    assert ops.nm_changes(settings, servers, "timeout:1,attempts:1") == {}
+    assert ops.nm_changes(settings, servers, None) == {}
+    assert ops.nm_changes(["", "no", ""], servers, None) == {
+        "ipv4.dns": ("", "198.51.100.10 198.51.100.11"),
+        "ipv4.ignore-auto-dns": ("no", "yes"),
+    }
+    assert ops.nm_changes(settings, servers[::-1], "rotate") == {
+        "ipv4.dns": ("198.51.100.10 198.51.100.11", "198.51.100.11 198.51.100.10"),
+        "ipv4.dns-options": ("timeout:1 attempts:1", "rotate"),
+    }
