@@ -34,7 +34,6 @@ from pydantic import (
 from dnsctl.errors import InventoryError
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "PTR", "SRV", "NS")
-LAYOUTS = ("debian", "rhel")
 ACL_KEYWORDS = ("any", "none", "localhost", "localnets")
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
@@ -63,10 +62,6 @@ def dns_name_text(value: str, *, allow_wildcard: bool = False) -> str:
                 raise ValueError(f"{value!r} has a label longer than 63 characters")
             raise ValueError(f"{value!r} is not a valid DNS name")
     return text.lower()
-
-
-def _zone_key(value: str) -> str:
-    return dns_name_text(value)
 
 
 def _ip(value: Any) -> str:
@@ -306,7 +301,7 @@ def _check_keys(raw: dict[str, Any]) -> None:
     if isinstance(zones, dict):
         for key in list(zones):
             try:
-                canonical = _zone_key(key)
+                canonical = dns_name_text(key)
             except ValueError as exc:
                 raise InventoryError(f"{format_path(('zones', key))}: {exc}") from None
             if canonical != key:
@@ -352,8 +347,8 @@ def _check_records(inventory: Inventory, zone_name: str, zone: Zone) -> list[Res
     resolved = []
     for index, record in enumerate(zone.records):
         path = ("zones", zone_name, "records", index)
-        owner = record_owner(record.name, zone_name, path)
-        value = record_value(record, zone_name, path)
+        owner = _record_owner(record.name, zone_name, path)
+        value = _record_value(record, zone_name, path)
         key = (owner, record.type, value)
         if key in seen:
             raise _FieldError(path, f"duplicate record {record.name} {record.type} {record.value}")
@@ -381,7 +376,7 @@ def in_zone(name: str, zone: str) -> bool:
     return name == zone or name.endswith("." + zone)
 
 
-def record_owner(name: str, zone: str, path: tuple[Any, ...] = ()) -> str:
+def _record_owner(name: str, zone: str, path: tuple[Any, ...]) -> str:
     """The absolute owner name of a record name ("@", relative, or absolute with a dot)."""
     if name == "@":
         return zone
@@ -394,7 +389,7 @@ def record_owner(name: str, zone: str, path: tuple[Any, ...] = ()) -> str:
     return owner
 
 
-def record_value(record: Record, zone: str, path: tuple[Any, ...] = ()) -> str:
+def _record_value(record: Record, zone: str, path: tuple[Any, ...]) -> str:
     """Parse a record's value the way named will; return its canonical text."""
     if record.type == "A":
         try:  # the C parser: ten times faster than ipaddress on large zones

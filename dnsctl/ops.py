@@ -119,7 +119,7 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     if not host_facts.bind_installed:
         # Nothing to diff against yet: converge() installs, then plans again.
         return HostPlan(server, address, layout, host_facts, install=True)
-    _check_existing(session, server, connection, primary_files)
+    _check_existing(server, connection, primary_files)
 
     plan = HostPlan(server, address, layout, host_facts, current=current)
     plan.restart = session.options.restart
@@ -128,24 +128,12 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
         and not host_facts.firewall.dns_open
         and not session.options.no_firewall
     )
-    new = dict(current)
-    stanzas = render.parse_managed(current.get(layout.managed_conf))
     for zone, role in wants.items():
         if role == "primary":
-            stanzas[zone] = render.primary_stanza(inventory, zone, layout)
             _plan_zone_file(session, plan, zone)
-        else:
-            stanzas[zone] = render.secondary_stanza(inventory, zone, layout)
-            if layout.secondary_dir not in plan.directories:
-                plan.directories.append(layout.secondary_dir)
-    new[layout.managed_conf] = render.render_managed(stanzas)
-    new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
-    if new.get(layout.options_file) is not None:
-        new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], address)
-    for path in layout.config_files():
-        if new.get(path) is not None and new[path] != current.get(path):
-            group = layout.group if path == layout.managed_conf else "root"
-            plan.changes.append(FileChange(path, current.get(path), new[path], "config", group))
+        elif layout.secondary_dir not in plan.directories:
+            plan.directories.append(layout.secondary_dir)
+    _plan_config(inventory, plan, wants)
     if plan.directories:
         missing = connection.run(
             [
@@ -162,7 +150,25 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     return plan
 
 
-def _check_existing(session: Session, server: str, connection: Connection, zone_files: list[str]) -> None:
+def _plan_config(inventory: Inventory, plan: HostPlan, wants: dict[str, str]) -> None:
+    """The configuration changes: our stanzas, our include line, the server's listen-on."""
+    layout, current = plan.layout, plan.current
+    new = dict(current)
+    stanzas = render.parse_managed(current.get(layout.managed_conf))
+    for zone, role in wants.items():
+        render_stanza = render.primary_stanza if role == "primary" else render.secondary_stanza
+        stanzas[zone] = render_stanza(inventory, zone, layout)
+    new[layout.managed_conf] = render.render_managed(stanzas)
+    new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
+    if new.get(layout.options_file) is not None:
+        new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], plan.address)
+    for path in layout.config_files():
+        if new.get(path) is not None and new[path] != current.get(path):
+            group = layout.group if path == layout.managed_conf else "root"
+            plan.changes.append(FileChange(path, current.get(path), new[path], "config", group))
+
+
+def _check_existing(server: str, connection: Connection, zone_files: list[str]) -> None:
     """Refuse to build on a configuration named already rejects, or over a journal."""
     output = facts.sections(connection.run(["sh", "-c", CHECK_SCRIPT, "dnsctl-check", *zone_files]).stdout)
     check = output.get("checkconf", [])
@@ -264,11 +270,14 @@ def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
 def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]) -> None:
     fleet, report = session.fleet, session.report
     busy = [name for name, plan in plans.items() if not plan.empty]
+
+    def stage(name: str) -> None:
+        with report.step(name, "stage and validate"):
+            apply.prepare(fleet[name], plans[name])
+            apply.stage(fleet[name], plans[name])
+
     try:
-        for name in busy:
-            with report.step(name, "stage and validate"):
-                apply.prepare(fleet[name], plans[name])
-                apply.stage(fleet[name], plans[name])
+        fleet.each(busy, stage)  # every host validated before any is activated
     except BaseException as exc:
         for name in busy:
             apply.discard(fleet[name], plans[name])
@@ -279,7 +288,7 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
     stamp = time.strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
     activations: list[apply.Activation] = []
     try:
-        for stage in stages:
+        for group in stages:
 
             def activate(name: str) -> None:
                 plan = plans[name]
@@ -293,7 +302,7 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
                         apply.open_firewall(fleet[name], plan)
                 _confirm_serials(session, plan)
 
-            fleet.each([name for name in stage if name in busy], activate)
+            fleet.each([name for name in group if name in busy], activate)
     except BaseException as exc:
         for name in busy:
             if name not in {activation.plan.server for activation in activations}:
