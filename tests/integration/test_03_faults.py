@@ -344,3 +344,23 @@ def test_ctrl_c_after_activation_rolls_back(the_lab, faults, tmp_path):
     assert state(the_lab, "ns1") == before["ns1"]
     assert leftovers(the_lab, "ns1") == ""
     assert serial(NS1, "faults.test") > old  # old content, newer serial
+
+
+def test_a_change_reloads_without_dropping_a_query(the_lab, faults, tmp_path):
+    inventory = with_record(the_lab, faults, tmp_path, "reload", "A", "198.51.100.88")
+    pid = the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout
+    with Prober(NS1, "faults.test") as prober:
+        result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert prober.asked > 5 and prober.misses == []
+    assert the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout == pid
+
+
+def test_restart_when_asked(the_lab, faults, tmp_path):
+    inventory = with_record(the_lab, faults, tmp_path, "restart", "A", "198.51.100.89")
+    pid = the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout
+    result = dnsctl("init-primary", "faults.test", "--yes", "--restart", inventory=inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "restart" in result.stdout
+    assert the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout != pid
+    assert serial(NS1, "faults.test") is not None
