@@ -102,8 +102,7 @@ def run_op(command: str) -> Callable[..., Callable[..., None]]:
             except KeyboardInterrupt:
                 code, error = 130, "interrupted; nothing was left half-done"
             except Exception as exc:  # a bug: still one line, never a traceback
-                logging.getLogger("dnsctl").debug("internal error", exc_info=True)
-                code, error = 70, f"internal error: {exc.__class__.__name__}: {exc}"
+                code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
             report.emit(ok=code == 0, error=error, exit_code=code)
             if error:
                 click.echo(f"dnsctl: error: {error}", err=True)
@@ -137,6 +136,7 @@ change_options = [
     click.option(
         "--timeout",
         default=30.0,
+        type=click.FloatRange(min=1, max=3600),
         show_default=True,
         help="Seconds to wait for named to serve the change.",
     ),
@@ -249,6 +249,7 @@ def _dns_options(value: str | None) -> str | None:
 @click.option(
     "--timeout",
     default=30.0,
+    type=click.FloatRange(min=1, max=3600),
     show_default=True,
     help="Seconds to wait for the primary to come back.",
 )

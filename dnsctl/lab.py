@@ -365,9 +365,11 @@ def host_exec(
     argv: list[str],
     input: str | None = None,
     timeout: float = 60,
-    state_dir: Path = DEFAULT_STATE_DIR,
 ) -> subprocess.CompletedProcess:
-    """Run argv inside a lab host, bypassing SSH: how tests check results independently."""
+    """Run argv inside a lab host, bypassing SSH: how tests check results independently.
+
+    The host is found by its running container, whichever state directory started it.
+    """
     return subprocess.run(
         ["nsenter", "-t", str(leader_of(name)), "-a", *argv],
         input=input,
@@ -377,7 +379,7 @@ def host_exec(
     )
 
 
-def _wait_ready(state_dir: Path, host: LabHost, deadline: float) -> None:
+def _wait_ready(host: LabHost, deadline: float) -> None:
     services = ["ssh", "firewalld", "NetworkManager"] + (["named"] if host.role != "client" else [])
     checks = [
         (
@@ -406,7 +408,7 @@ def _wait_ready(state_dir: Path, host: LabHost, deadline: float) -> None:
                     f"waiting for {what} ({last.strip()[:80]})"
                 )
             try:
-                result = host_exec(host.name, argv, timeout=max(1.0, min(remaining, 20)), state_dir=state_dir)
+                result = host_exec(host.name, argv, timeout=max(1.0, min(remaining, 20)))
                 last = result.stdout + result.stderr
                 if ready(result.stdout):
                     break
@@ -435,7 +437,7 @@ def _running(state_dir: Path, hosts: list[LabHost]) -> bool:
         return False
     try:
         for host in hosts:
-            if host_exec(host.name, ["true"], timeout=5, state_dir=state_dir).returncode != 0:
+            if host_exec(host.name, ["true"], timeout=5).returncode != 0:
                 return False
     except (LabError, subprocess.TimeoutExpired):
         return False
@@ -473,7 +475,7 @@ def lab_up(
         for host in hosts:
             _attach_veth(host.name, deadline)
         with ThreadPoolExecutor(len(hosts)) as pool:
-            for future in [pool.submit(_wait_ready, state_dir, host, deadline) for host in hosts]:
+            for future in [pool.submit(_wait_ready, host, deadline) for host in hosts]:
                 future.result()
     except BaseException:
         lab_down(state_dir)

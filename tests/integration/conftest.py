@@ -37,7 +37,7 @@ class Lab:
     def exec(
         self, host: str, *argv: str, input: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:
-        result = lab.host_exec(host, list(argv), input=input, state_dir=self.state_dir)
+        result = lab.host_exec(host, list(argv), input=input)
         if check and result.returncode != 0:
             raise AssertionError(f"{host}: {argv} failed: {result.stderr or result.stdout}")
         return result
