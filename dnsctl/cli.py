@@ -268,6 +268,14 @@ def failover_test(
     ops.failover_test(session, zone, name=name, client=client, mode=mode)
 
 
+@main.command("status")
+@click.argument("zones", nargs=-1)
+@run_op("status")
+def status(session: ops.Session, zones: tuple[str, ...]) -> None:
+    """Ask each server of ZONES (default: all) for the SOA by DNS: served, authoritative, in sync?"""
+    ops.status(session, zones)
+
+
 @main.command("check")
 @run_op("check")
 def check(session: ops.Session) -> None:

@@ -610,6 +610,35 @@ def _getent(connection: Connection, fqdn: str, rdtype: str) -> set[str]:
     return {line.split()[0] for line in result.stdout.splitlines() if line.split()}
 
 
+def status(session: Session, zones: Sequence[str] = ()) -> None:
+    """Ask every server of each zone for its SOA; fail unless all serve it, in sync."""
+    inventory = session.inventory
+    names = [inventory.zone_name(zone) for zone in zones] or list(inventory.zones)
+    problems = []
+    for zone_name in names:
+        zone = inventory.zones[zone_name]
+        servers = [zone.primary, *zone.secondaries]
+        answers = session.fleet.each(
+            servers, lambda server, z=zone_name: verify.soa(inventory.servers[server].address, z, 1.0)
+        )
+        primary_serial = answers[0].serial if answers[0].ok else None
+        for server, answer in zip(servers, answers, strict=True):
+            role = "primary" if server == zone.primary else "secondary"
+            good = answer.ok and answer.serial == primary_serial
+            detail = _describe(answer) + ("" if good or not answer.ok else f", primary has {primary_serial}")
+            session.report.add(server, f"{zone_name} ({role})", "ok" if good else "fail", detail=detail)
+            session.report.data.setdefault("zones", {}).setdefault(zone_name, {})[server] = {
+                "role": role,
+                "serial": answer.serial,
+                "authoritative": answer.authoritative,
+                "error": answer.error,
+            }
+            if not good:
+                problems.append(f"{server} {zone_name}: {detail}")
+    if problems:
+        raise VerifyError(f"{len(problems)} zone copies not served or out of sync: {problems[0]}")
+
+
 # --- failover-test -------------------------------------------------------------------
 
 DROP_RULE = "rule family=ipv4 service name=dns drop"

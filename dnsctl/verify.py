@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import time
 from dataclasses import dataclass
@@ -104,6 +105,8 @@ def _why(exc: BaseException) -> str:
         return "no answer (timeout)"
     if isinstance(exc, ConnectionRefusedError):
         return "refused (port unreachable)"
+    if isinstance(exc, OSError) and exc.errno == errno.EHOSTUNREACH:
+        return "unreachable (no route to host, or a firewall rejects DNS)"
     if isinstance(exc, OSError) and exc.strerror:
         return f"unreachable ({exc.strerror.lower()})"
     return str(exc) or exc.__class__.__name__

@@ -87,19 +87,20 @@ def test_missing_inventory(tmp_path):
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["init-primary", "nosuch.test"], "unknown zone 'nosuch.test'"),
-        (["add-slave", "example.com", "ns1"], "not a secondary"),
-        (["add-slave", "example.com", "ns9"], "unknown server 'ns9'"),
-        (["configure-client", "nobody"], "unknown client 'nobody'"),
-        (["configure-client", "--dns", "not-an-ip"], "--dns"),
-        (["configure-client", "--dns-options", "rm -rf"], "--dns-options"),
-        (["failover-test", "example.com", "--client", "nobody"], "unknown client"),
-        (["failover-test", "example.com", "--mode", "explode"], "explode"),
+        (["init-primary", "nosuch.test", "--yes"], "unknown zone 'nosuch.test'"),
+        (["status", "nosuch.test"], "unknown zone 'nosuch.test'"),
+        (["add-slave", "example.com", "ns1", "--yes"], "not a secondary"),
+        (["add-slave", "example.com", "ns9", "--yes"], "unknown server 'ns9'"),
+        (["configure-client", "nobody", "--yes"], "unknown client 'nobody'"),
+        (["configure-client", "--dns", "not-an-ip", "--yes"], "--dns"),
+        (["configure-client", "--dns-options", "rm -rf", "--yes"], "--dns-options"),
+        (["failover-test", "example.com", "--client", "nobody", "--yes"], "unknown client"),
+        (["failover-test", "example.com", "--mode", "explode", "--yes"], "explode"),
     ],
 )
 def test_bad_arguments_fail_before_any_connection(good, args, needle):
     # The inventory's hosts do not exist: reaching them would fail with 3, not 2.
-    result = run("-i", str(good), *args, "--yes")
+    result = run("-i", str(good), *args)
     assert result.exit_code == 2, result.output
     assert needle in result.stderr and result.stderr.count("\n") == 1
 

@@ -144,6 +144,14 @@ def test_add_slave(the_lab):
     assert "pc1.example.com." not in refused and "Transfer failed" in refused
 
 
+def test_status_sees_both_servers_in_sync(the_lab):
+    code, document = dnsctl_json("status", "example.com", inventory=the_lab.inventory)
+    assert code == 0, document
+    copies = document["zones"]["example.com"]
+    assert copies["ns1"]["serial"] == copies["ns2"]["serial"] == soa_of(NS1, "example.com")[0]
+    assert copies["ns1"]["authoritative"] and copies["ns2"]["authoritative"]
+
+
 def test_add_slave_again_changes_nothing(the_lab):
     before = fingerprint(the_lab, "ns1") + fingerprint(the_lab, "ns2")
     code, document = dnsctl_json("add-slave", "example.com", "--yes", inventory=the_lab.inventory)
@@ -201,6 +209,8 @@ def test_second_forward_and_reverse_zone(the_lab, more_zones):
 def test_failover_fails_when_the_secondary_lacks_the_zone(the_lab, more_zones):
     result = dnsctl("init-primary", "lonely.test", "--yes", inventory=more_zones)
     assert result.returncode == 0, result.stdout + result.stderr
+    missing = dnsctl("status", "lonely.test", inventory=more_zones)
+    assert missing.returncode == 1 and "ns2 lonely.test" in missing.stderr
     code, document = dnsctl_json("failover-test", "lonely.test", "--yes", inventory=more_zones)
     assert code == 1, document
     assert "failover failed" in document["error"]
