@@ -312,7 +312,7 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
 
 def _confirm_serials(session: Session, plan: HostPlan) -> None:
     for zone, serial in plan.expect_serials.items():
-        answer, _ = verify.wait_for_serial(plan.address, zone, serial, session.options.timeout)
+        answer = verify.wait_for_serial(plan.address, zone, serial, session.options.timeout)
         if not (answer.ok and answer.serial == serial):
             raise VerifyError(
                 f"{plan.server}: named does not serve {zone} serial {serial} after the change "
@@ -342,9 +342,7 @@ def _roll_back(session: Session, activations: list[apply.Activation], cause: Bas
                     old = render.zone_serial(plan.current.get(plan.layout.primary_file(zone)))
                     expected = activation.restored_serials.get(zone, old)
                     if expected is not None:
-                        answer, _ = verify.wait_for_serial(
-                            plan.address, zone, expected, session.options.timeout
-                        )
+                        answer = verify.wait_for_serial(plan.address, zone, expected, session.options.timeout)
                         if answer.serial != expected:
                             raise VerifyError(
                                 f"{zone} is not back to its old content at serial {expected} "
@@ -420,7 +418,7 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
     def check(server: str) -> None:
         address = inventory.servers[server].address
         with session.report.step(server, f"wait for {zone_name} serial {serial} at {address}") as step:
-            answer, _ = verify.wait_for_serial(address, zone_name, serial, session.options.timeout)
+            answer = verify.wait_for_serial(address, zone_name, serial, session.options.timeout)
             if not (answer.ok and answer.serial == serial):
                 raise VerifyError(
                     f"{server}: {zone_name} not transferred within {session.options.timeout:.0f} s "
@@ -752,9 +750,7 @@ def failover_test(
     finally:
         with report.step(zone.primary, "bring the primary back"):
             _restore_primary(primary_conn, mode)
-            back, _ = verify.wait_for_serial(
-                primary.address, zone_name, answer.serial, session.options.timeout
-            )
+            back = verify.wait_for_serial(primary.address, zone_name, answer.serial, session.options.timeout)
             if not back.ok:
                 raise VerifyError(f"{zone.primary}: does not answer again after the test ({_describe(back)})")
     report.data["failover"] = not problems

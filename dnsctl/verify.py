@@ -13,8 +13,6 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
-import dns.rdataclass
-import dns.rdataset
 import dns.rdatatype
 
 from dnsctl import interrupt
@@ -61,15 +59,14 @@ def soa(server: str, zone: str, timeout: float = 2.0) -> SoaAnswer:
     return SoaAnswer(None, authoritative, dns.rcode.to_text(response.rcode()))
 
 
-def wait_for_serial(server: str, zone: str, serial: int, timeout: float) -> tuple[SoaAnswer, float]:
-    """Poll until server answers zone authoritatively with serial; (last answer, seconds)."""
-    started = time.monotonic()
+def wait_for_serial(server: str, zone: str, serial: int, timeout: float) -> SoaAnswer:
+    """Poll until server answers zone authoritatively with serial; the last answer."""
+    deadline = time.monotonic() + timeout
     while True:
         interrupt.checkpoint()
         answer = soa(server, zone, timeout=1.0)
-        elapsed = time.monotonic() - started
-        if (answer.ok and answer.serial == serial) or elapsed >= timeout:
-            return answer, elapsed
+        if (answer.ok and answer.serial == serial) or time.monotonic() >= deadline:
+            return answer
         time.sleep(0.1)
 
 
