@@ -69,6 +69,65 @@ value = "198.51.100.70"
 """
 
 
+EDGE_ZONE = """
+[zones."edge.test"]
+primary = "ns1"
+secondaries = ["ns2"]
+ttl = 600
+
+[[zones."edge.test".records]]
+name = "@"
+type = "NS"
+value = "ns.external.example."
+
+[[zones."edge.test".records]]
+name = "sub"
+type = "NS"
+value = "ns.sub"
+
+[[zones."edge.test".records]]
+name = "ns.sub"
+type = "A"
+value = "198.51.100.99"
+
+[[zones."edge.test".records]]
+name = "*"
+type = "A"
+value = "198.51.100.98"
+
+[[zones."edge.test".records]]
+name = "Multi"
+type = "A"
+value = "198.51.100.1"
+
+[[zones."edge.test".records]]
+name = "multi.edge.test."
+type = "A"
+value = "198.51.100.2"
+
+[[zones."edge.test".records]]
+name = "@"
+type = "A"
+value = "198.51.100.3"
+
+[[zones."edge.test".records]]
+name = "zero"
+type = "TXT"
+value = "ttl zero 'single' \\\\backslash ünï"
+ttl = 0
+
+[[zones."edge.test".records]]
+name = "_ldap._tcp"
+type = "SRV"
+value = "0 100 389 multi"
+
+[[zones."edge.test".records]]
+name = "v6"
+type = "AAAA"
+value = "2001:DB8:0:0::1"
+"""
+
+
 def ask(server: str, name: str, rdtype: str) -> dns.message.Message:
     query = dns.message.make_query(name, rdtype)
     return dns.query.udp(query, server, timeout=3)
@@ -228,3 +287,22 @@ def test_unknown_zone_client_or_server(the_lab):
         result = dnsctl(*args, "--yes", inventory=the_lab.inventory)
         assert result.returncode == 2, args
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_edge_cases_of_records(the_lab, tmp_path):
+    """Delegation with glue, an extra apex NS, a wildcard, mixed-case and absolute names,
+    a TTL of 0, TXT with quotes, backslashes and UTF-8, SRV and AAAA: served by both."""
+    inventory = the_lab.write_inventory(tmp_path / "edge.toml", extra=EDGE_ZONE)
+    for command in ("init-primary", "add-slave"):
+        result = dnsctl(command, "edge.test", "--yes", inventory=inventory)
+        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    for server in (NS1, NS2):
+        assert values(server, "multi.edge.test", "A") == {"198.51.100.1", "198.51.100.2"}
+        assert values(server, "anything.edge.test", "A") == {"198.51.100.98"}
+        assert values(server, "v6.edge.test", "AAAA") == {"2001:db8::1"}
+        assert "ns.external.example." in values(server, "edge.test", "NS")
+        referral = ask(server, "host.sub.edge.test", "A")
+        assert {r.to_text() for rrset in referral.authority for r in rrset} == {"ns.sub.edge.test."}
+        (txt,) = ask(server, "zero.edge.test", "TXT").answer
+        assert txt.ttl == 0
+        assert b"".join(txt[0].strings).decode() == "ttl zero 'single' \\backslash ünï"
