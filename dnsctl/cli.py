@@ -283,8 +283,8 @@ def check(session: ops.Session) -> None:
     inventory = session.inventory
     for name, zone in inventory.zones.items():
         session.report.add(
-            name,
-            "zone",
+            "inventory",
+            f"zone {name}",
             detail=f"primary {zone.primary}, secondaries {', '.join(zone.secondaries) or 'none'}, "
             f"{len(zone.records)} records",
         )
