@@ -22,7 +22,7 @@ from dnsctl.errors import (
     ValidationError,
     VerifyError,
 )
-from dnsctl.models import Inventory
+from dnsctl.models import Inventory, dns_name_text, in_zone
 from dnsctl.plan import FileChange, HostPlan
 from dnsctl.remote import Connection, Fleet, Target
 from dnsctl.report import Report
@@ -681,8 +681,11 @@ def failover_test(
         raise UsageError("no clients in the inventory: give --client")
     inventory.client(client)
     if name:
-        fqdn = name.rstrip(".").lower()
-        if not name.endswith(".") and fqdn != zone_name and not fqdn.endswith("." + zone_name):
+        try:
+            fqdn = dns_name_text(name)
+        except ValueError as exc:
+            raise UsageError(f"--name: {exc}") from None
+        if not name.endswith(".") and not in_zone(fqdn, zone_name):
             fqdn = f"{fqdn}.{zone_name}"
         rdtype, expected = address_records(inventory, zone_name).get(fqdn, ("A", set()))
     else:

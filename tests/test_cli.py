@@ -96,6 +96,7 @@ def test_missing_inventory(tmp_path):
         (["configure-client", "--dns-options", "rm -rf", "--yes"], "--dns-options"),
         (["failover-test", "example.com", "--client", "nobody", "--yes"], "unknown client"),
         (["failover-test", "example.com", "--mode", "explode", "--yes"], "explode"),
+        (["failover-test", "example.com", "--name", "a;reboot", "--yes"], "--name"),
     ],
 )
 def test_bad_arguments_fail_before_any_connection(good, args, needle):

@@ -261,8 +261,11 @@ def test_second_forward_and_reverse_zone(the_lab, more_zones):
         assert answer.strip() == "www.example.net."
     # The first zone is still served, untouched, by both.
     assert values(NS2, "pc1.example.com", "A") == {"198.51.100.50"}
-    result = dnsctl("failover-test", "example.net", "--yes", inventory=more_zones)
+    result = dnsctl(
+        "failover-test", "example.net", "--name", "www", "--mode", "drop", "--yes", inventory=more_zones
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "during: resolve www.example.net: 198.51.100.60 from 198.51.100.11" in result.stdout
 
 
 def test_failover_fails_when_the_secondary_lacks_the_zone(the_lab, more_zones):
