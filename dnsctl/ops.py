@@ -656,6 +656,11 @@ def _resolve_on(connection: Connection, fqdn: str, rdtype: str) -> Resolution:
     values = _getent(connection, fqdn, rdtype)
     seconds = time.monotonic() - started
     dig = connection.run(["dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype], check=False, timeout=60)
+    if dig.status == 127:
+        raise PreconditionError(
+            f"{connection.name}: dig is not installed (bind9-dnsutils or bind-utils); "
+            "failover-test needs it to see which server answered"
+        )
     server = None
     status = "NOERROR" if values else "no answer"
     for line in dig.stdout.splitlines():
