@@ -40,6 +40,9 @@ class DnsctlGroup(click.Group):
         except click.Abort:
             click.echo("dnsctl: error: interrupted", err=True)
             sys.exit(130)
+        except Exception as exc:  # the last net: one line, never a traceback
+            click.echo(f"dnsctl: error: internal error (a bug in dnsctl): {exc!r}", err=True)
+            sys.exit(70)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -321,6 +324,8 @@ def run_lab(command: str) -> Callable[..., Callable[..., None]]:
                 code, error = exc.exit_code, str(exc)
             except KeyboardInterrupt:
                 code, error = 130, "interrupted; run `dnsctl lab down` to clean up"
+            except Exception as exc:  # a bug: still one line, never a traceback
+                code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
             report.emit(ok=code == 0, error=error, exit_code=code)
             if error:
                 click.echo(f"dnsctl: error: {error}", err=True)

@@ -453,7 +453,13 @@ def lab_up(
     if _running(state_dir, hosts):
         progress("the lab is already up")
         return hosts
-    if _nspawn_processes() or Path(f"/sys/class/net/{BRIDGE}").exists():
+    leftovers = (
+        _nspawn_processes()
+        or Path(f"/sys/class/net/{BRIDGE}").exists()
+        or _lab_mounts()
+        or list(Path("/sys/fs/cgroup").glob(f"*/{PREFIX}*"))
+    )
+    if leftovers:
         progress("removing a lab left behind")
         lab_down(state_dir, progress)
     lower = rootfs(progress)
@@ -608,9 +614,7 @@ def lab_status(state_dir: Path = DEFAULT_STATE_DIR) -> list[dict]:
         if entry["running"]:
             services = ["named", "firewalld", "NetworkManager", "ssh"]
             with contextlib.suppress(LabError, subprocess.TimeoutExpired):
-                result = host_exec(
-                    host.name, ["systemctl", "is-active", *services], timeout=5, state_dir=state_dir
-                )
+                result = host_exec(host.name, ["systemctl", "is-active", *services], timeout=5)
                 entry.update(dict(zip(services, result.stdout.split(), strict=False)))
         status.append(entry)
     return status

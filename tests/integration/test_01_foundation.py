@@ -12,7 +12,7 @@ import pytest
 
 from dnsctl.remote import Connection, Target
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, dnsctl, dnsctl_json
 
 pytestmark = pytest.mark.lab
 
@@ -37,6 +37,15 @@ def test_ssh_with_strict_host_keys(the_lab, address):
         {"198.51.100.10": "ns1", "198.51.100.11": "ns2"}.get(address, "client1"), "cat", "/etc/hostname"
     ).stdout
     assert result.stdout == expected
+
+
+def test_lab_status_shows_every_host_running(the_lab):
+    code, document = dnsctl_json("lab", "status", "--state-dir", str(the_lab.state_dir))
+    assert code == 0, document
+    hosts = {host["name"]: host for host in document["hosts"]}
+    assert set(hosts) == {"ns1", "ns2", "client1"}
+    assert all(host["running"] and host["ssh"] == "active" for host in hosts.values())
+    assert hosts["ns1"]["named"] == "active" and hosts["client1"]["named"] != "active"
 
 
 def test_named_runs_on_servers(the_lab):
