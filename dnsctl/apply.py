@@ -140,6 +140,8 @@ while [ $# -gt 0 ]; do
   fi
   mv -f "$target.dnsctl-new" "$target"
   echo "$target"
+  # SELinux (RHEL): give the file the label its path calls for, as named expects.
+  if command -v restorecon >/dev/null 2>&1; then restorecon "$target" || true; fi
 done
 """
 
