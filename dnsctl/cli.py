@@ -86,6 +86,23 @@ def main(
     interrupt.install()
 
 
+def _finish(ctx: click.Context, report: Report, run: Callable[[], None], *, interrupted: str) -> None:
+    """Run a command body; print its report; map every error to one line and its exit code."""
+    code, error = 0, None
+    try:
+        run()
+    except DnsctlError as exc:
+        code, error = exc.exit_code, str(exc)
+    except KeyboardInterrupt:
+        code, error = 130, interrupted
+    except Exception as exc:  # a bug: still one line, never a traceback
+        code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
+    report.emit(ok=code == 0, error=error, exit_code=code)
+    if error:
+        click.echo(f"dnsctl: error: {error}", err=True)
+    ctx.exit(code)
+
+
 def run_op(command: str) -> Callable[..., Callable[..., None]]:
     """Wrap a subcommand: load the inventory, build a session, map every error to one line."""
 
@@ -94,22 +111,13 @@ def run_op(command: str) -> Callable[..., Callable[..., None]]:
         @click.pass_context
         def wrapper(ctx: click.Context, **kwargs: Any) -> None:
             report = Report(command, json_mode=ctx.obj["json"])
-            code, error = 0, None
-            try:
+
+            def run() -> None:
                 inventory = load_inventory(ctx.obj["inventory"])
                 with Fleet(accept_new_host_keys=ctx.obj["accept_new"]) as fleet:
-                    session = ops.Session(inventory, report, fleet)
-                    function(session, **kwargs)
-            except DnsctlError as exc:
-                code, error = exc.exit_code, str(exc)
-            except KeyboardInterrupt:
-                code, error = 130, "interrupted; nothing was left half-done"
-            except Exception as exc:  # a bug: still one line, never a traceback
-                code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
-            report.emit(ok=code == 0, error=error, exit_code=code)
-            if error:
-                click.echo(f"dnsctl: error: {error}", err=True)
-            ctx.exit(code)
+                    function(ops.Session(inventory, report, fleet), **kwargs)
+
+            _finish(ctx, report, run, interrupted="interrupted; nothing was left half-done")
 
         return wrapper
 
@@ -315,21 +323,14 @@ def run_lab(command: str) -> Callable[..., Callable[..., None]]:
             from dnsctl import lab
 
             report = Report(command, json_mode=ctx.obj["json"])
-            code, error = 0, None
             if kwargs.get("state_dir") is None:
                 kwargs["state_dir"] = lab.DEFAULT_STATE_DIR
-            try:
-                function(lab, report, **kwargs)
-            except DnsctlError as exc:
-                code, error = exc.exit_code, str(exc)
-            except KeyboardInterrupt:
-                code, error = 130, "interrupted; run `dnsctl lab down` to clean up"
-            except Exception as exc:  # a bug: still one line, never a traceback
-                code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
-            report.emit(ok=code == 0, error=error, exit_code=code)
-            if error:
-                click.echo(f"dnsctl: error: {error}", err=True)
-            ctx.exit(code)
+            _finish(
+                ctx,
+                report,
+                lambda: function(lab, report, **kwargs),
+                interrupted="interrupted; run `dnsctl lab down` to clean up",
+            )
 
         return wrapper
 

@@ -113,12 +113,12 @@ def _gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
         )
     primary_files = [layout.primary_file(zone) for zone, role in wants.items() if role == "primary"]
     paths = [*layout.config_files(), *primary_files]
-    current = facts.parse_files(
-        connection.run(["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
-    )
     if not host_facts.bind_installed:
         # Nothing to diff against yet: converge() installs, then plans again.
         return HostPlan(server, address, layout, host_facts, install=True)
+    current = facts.parse_files(
+        connection.run(["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
+    )
     _check_existing(server, connection, primary_files)
 
     plan = HostPlan(server, address, layout, host_facts, current=current)

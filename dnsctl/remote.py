@@ -222,7 +222,7 @@ class Connection:
         or on standard input.
         """
         command = argv if isinstance(argv, str) else shlex.join(argv)
-        wire = f"sudo -n -- sh -c {shlex.quote(command)}" if self._sudo else command
+        wire = self._wire(command)
         shown = _display(argv)
         interrupt.checkpoint()
         log.info("%s$ %s", self.target.name, shown)
@@ -268,6 +268,10 @@ class Connection:
             status,
         )
 
+    def _wire(self, command: str) -> str:
+        """The command as sent: through `sudo -n` for a non-root user, never prompting."""
+        return f"sudo -n -- sh -c {shlex.quote(command)}" if self._sudo else command
+
     def _sudo_prompts(self) -> RemoteError:
         return RemoteError(
             f"{self.target.label}: sudo would prompt for a password for {self.target.user}; "
@@ -284,7 +288,7 @@ class Connection:
         transport = self._client.get_transport()
         assert transport is not None
         command = shlex.join(["sh", "-c", LOCK_SCRIPT, "dnsctl-lock", path, holder])
-        wire = f"sudo -n -- sh -c {shlex.quote(command)}" if self._sudo else command
+        wire = self._wire(command)
         log.info("%s$ flock %s", self.target.name, path)
         try:
             channel = transport.open_session(timeout=self.target.connect_timeout)
