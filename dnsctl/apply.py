@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import dns.serial
 
 from dnsctl import render
-from dnsctl.errors import RemoteError, ValidationError
+from dnsctl.errors import CommandFailed, RemoteError, ValidationError
 from dnsctl.plan import FileChange, HostPlan
-from dnsctl.remote import CommandFailed, Connection
+from dnsctl.remote import Connection
 
 STAGED = ".dnsctl-new"
 CHECK = ".dnsctl-check"

@@ -15,16 +15,10 @@ from typing import Any
 import click
 
 from dnsctl import interrupt, ops
-from dnsctl.errors import DnsctlError, UsageError
-from dnsctl.models import load_inventory
-from dnsctl.remote import Fleet
+from dnsctl.errors import Aborted, DnsctlError, UsageError
 from dnsctl.report import Report
 
 INVENTORY_ENV = "DNSCTL_INVENTORY"
-
-
-class Aborted(DnsctlError):
-    exit_code = 1
 
 
 class DnsctlGroup(click.Group):
@@ -113,9 +107,10 @@ def run_op(command: str) -> Callable[..., Callable[..., None]]:
             report = Report(command, json_mode=ctx.obj["json"])
 
             def run() -> None:
-                inventory = load_inventory(ctx.obj["inventory"])
-                with Fleet(accept_new_host_keys=ctx.obj["accept_new"]) as fleet:
-                    function(ops.Session(inventory, report, fleet), **kwargs)
+                with ops.open_session(
+                    ctx.obj["inventory"], report, accept_new_host_keys=ctx.obj["accept_new"]
+                ) as session:
+                    function(session, **kwargs)
 
             _finish(ctx, report, run, interrupted="interrupted; nothing was left half-done")
 
@@ -291,15 +286,7 @@ def status(session: ops.Session, zones: tuple[str, ...]) -> None:
 @run_op("check")
 def check(session: ops.Session) -> None:
     """Validate the inventory and show what it describes; touches no host."""
-    inventory = session.inventory
-    for name, zone in inventory.zones.items():
-        session.report.add(
-            "inventory",
-            f"zone {name}",
-            detail=f"primary {zone.primary}, secondaries {', '.join(zone.secondaries) or 'none'}, "
-            f"{len(zone.records)} records",
-        )
-    session.report.data["inventory"] = inventory.model_dump()
+    ops.check(session)
 
 
 @main.group("lab")

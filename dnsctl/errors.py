@@ -1,18 +1,27 @@
-"""One exception tree for dnsctl; cli.py maps each class to its exit code.
+"""One exception tree for dnsctl; every class carries its exit code.
 
-Exit codes (stable, documented in README):
-  0  success
-  1  a verification or test failed (VerifyError)
-  2  usage or inventory error (UsageError, InventoryError)
-  3  a host is unreachable, or SSH / auth / host-key / sudo failed (RemoteError)
-  4  the change was rejected by validation, nothing changed (ValidationError)
-  5  the change failed and was rolled back (RolledBack)
-  6  rollback failed, attention needed (RollbackFailed)
-  7  a precondition on this machine or a host is not met, nothing was
-     attempted (PreconditionError, LabError: not root, tool missing, lock held)
+EXIT_CODES is the single table of codes: `dnsctl --help` prints it, and a unit
+test checks that README's table says the same.
 """
 
 from __future__ import annotations
+
+EXIT_CODES: dict[int, str] = {
+    0: 'success (including "no changes")',
+    1: "a verification or test failed (e.g. failover did not work), or you answered no at the prompt",
+    2: "usage or inventory error; nothing was contacted",
+    3: "a host is unreachable, or SSH authentication / host key / sudo failed; nothing was changed",
+    4: "the change was rejected by validation (named-checkzone, named-checkconf, a journal); "
+    "nothing was changed",
+    5: "the change failed and was rolled back (or failed before anything was activated); "
+    "servers serve what they served before",
+    6: "rollback failed: attention needed; the message says what state each host is in",
+    7: "a precondition is not met: another dnsctl run holds the host's lock, firewalld is stopped "
+    "(use --no-firewall), the lab needs root",
+    8: "a command on a host failed unexpectedly before anything was changed; the message shows it",
+    70: "an internal error, i.e. a bug in dnsctl (still one line, no traceback)",
+    130: "interrupted (Ctrl-C) before anything was activated",
+}
 
 
 class DnsctlError(Exception):
@@ -29,6 +38,14 @@ class DnsctlError(Exception):
 
 
 class VerifyError(DnsctlError):
+    """A check by DNS or on a host found something other than expected."""
+
+    exit_code = 1
+
+
+class Aborted(DnsctlError):
+    """The user answered no at the prompt."""
+
     exit_code = 1
 
 
@@ -62,5 +79,19 @@ class PreconditionError(DnsctlError):
     exit_code = 7
 
 
+class LockBusy(PreconditionError):
+    """Another dnsctl run holds the host's lock."""
+
+
 class LabError(PreconditionError):
     exit_code = 7
+
+
+class CommandFailed(DnsctlError):
+    """A remote command exited non-zero where success was required (not an SSH failure)."""
+
+    exit_code = 8
+
+    def __init__(self, host: str, result: object) -> None:
+        super().__init__(f"{host}: `{result.command}` failed: {result.reason()}")  # type: ignore[attr-defined]
+        self.result = result

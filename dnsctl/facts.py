@@ -138,3 +138,106 @@ def parse_files(text: str) -> dict[str, str | None]:
             except (binascii.Error, UnicodeDecodeError) as exc:
                 raise PreconditionError(f"{line[1:]}: cannot read as UTF-8 text: {exc}") from None
     return files
+
+
+# --- the existing configuration: does named accept it, and does a zone take dynamic updates?
+
+EXISTING_SCRIPT = r"""
+echo "@@checkconf"
+if command -v named-checkconf >/dev/null 2>&1; then named-checkconf 2>&1; echo "status=$?"; fi
+echo "@@journals"
+for zone_file in "$@"; do if [ -e "$zone_file.jnl" ]; then echo "$zone_file"; fi; done
+"""
+
+
+@dataclass(frozen=True)
+class Existing:
+    checkconf_error: str | None  # why named-checkconf rejects today's configuration, or None
+    journals: tuple[str, ...]  # zone files that have a .jnl beside them
+
+
+def parse_existing(text: str) -> Existing:
+    parts = sections(text)
+    check = parts.get("checkconf", [])
+    error = None
+    if check and check[-1].strip() != "status=0":
+        error = next((line.strip() for line in check[:-1] if line.strip()), "rejected")
+    journals = tuple(line.strip() for line in parts.get("journals", []) if line.strip())
+    return Existing(error, journals)
+
+
+MISSING_DIRS_SCRIPT = 'for d in "$@"; do [ -d "$d" ] || echo "$d"; done'
+
+
+def parse_missing_dirs(text: str) -> set[str]:
+    return set(text.split())
+
+
+# --- clients: NetworkManager, the resolver, and who answered ---------------------------
+
+NM_READ_SCRIPT = r"""
+connection=$1
+if [ -z "$connection" ]; then
+  connection=$(nmcli -g NAME,DEVICE connection show --active |
+    awk -F: '$2 != "lo" && $2 != "" {print $1; exit}')
+fi
+[ -n "$connection" ] || { echo "no active NetworkManager connection" >&2; exit 3; }
+echo "@@connection"; printf '%s\n' "$connection"
+echo "@@settings"; nmcli -g ipv4.dns,ipv4.ignore-auto-dns,ipv4.dns-options connection show "$connection"
+"""
+
+
+@dataclass(frozen=True)
+class DnsSettings:
+    """A NetworkManager connection's DNS settings, as nmcli shows them."""
+
+    connection: str
+    dns: tuple[str, ...]
+    ignore_auto_dns: str  # "yes" | "no"
+    dns_options: tuple[str, ...]
+
+    def as_nmcli(self) -> dict[str, str]:
+        """The values to give `nmcli connection modify` to bring these settings back."""
+        return {
+            "ipv4.dns": " ".join(self.dns),
+            "ipv4.ignore-auto-dns": self.ignore_auto_dns or "no",
+            "ipv4.dns-options": ",".join(self.dns_options),
+        }
+
+
+def nm_list(text: str) -> list[str]:
+    """A list value from `nmcli -g` (comma separated, colons escaped) or from us (spaces)."""
+    return [item for item in text.replace("\\:", ":").replace(",", " ").split() if item]
+
+
+def parse_nm_settings(text: str) -> DnsSettings:
+    parts = sections(text)
+    dns, ignore_auto, options = [*parts.get("settings", []), "", "", ""][:3]
+    return DnsSettings(
+        connection=parts["connection"][0],
+        dns=tuple(nm_list(dns)),
+        ignore_auto_dns=ignore_auto.strip(),
+        dns_options=tuple(nm_list(options)),
+    )
+
+
+def parse_resolv_servers(text: str) -> list[str]:
+    """The nameserver addresses of a resolv.conf, in order."""
+    return [
+        line.split()[1]
+        for line in text.splitlines()
+        if line.strip().startswith("nameserver") and len(line.split()) > 1
+    ]
+
+
+def parse_getent(text: str) -> set[str]:
+    """The addresses in `getent ahostsv4|ahostsv6 NAME` output."""
+    return {line.split()[0] for line in text.splitlines() if line.split()}
+
+
+def parse_dig_server(text: str) -> str | None:
+    """The address of the server that answered, from dig's `;; SERVER:` line."""
+    for line in text.splitlines():
+        if line.startswith(";; SERVER:"):
+            return line.split()[2].split("#")[0]
+    return None

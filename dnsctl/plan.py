@@ -2,15 +2,22 @@
 
 A plan is data: it is printed (a unified diff per file, plus the actions), and
 `--dry-run` stops there. The same plan object is what apply.py carries out.
+Planning is pure: the facts and files read from the host, the inventory and the
+date go in; the same inputs always give the same plan.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from dataclasses import dataclass, field
 from typing import Literal
 
+import dns.serial
+
+from dnsctl import render
 from dnsctl.facts import HostFacts
+from dnsctl.models import Inventory
 from dnsctl.platform import Layout
 
 
@@ -80,3 +87,83 @@ class HostPlan:
 
     def diff(self) -> str:
         return "".join(change.diff(self.server) for change in self.changes)
+
+
+# --- what a server should carry, as file contents ------------------------------------
+
+
+def next_serial(current: int | None, today: dt.date) -> int:
+    """YYYYMMDDnn when that is ahead of current (RFC 1982), else current + 1."""
+    dated = int(today.strftime("%Y%m%d")) * 100
+    if current is None or dns.serial.Serial(dated) > dns.serial.Serial(current):
+        return dated
+    return (dns.serial.Serial(current) + 1).value
+
+
+def newest_serial(*serials: int | None) -> int | None:
+    """The largest of the known serials by RFC 1982, or None when none is known."""
+    newest = None
+    for serial in serials:
+        if serial is not None and (newest is None or dns.serial.Serial(serial) > dns.serial.Serial(newest)):
+            newest = serial
+    return newest
+
+
+def plan_zone_file(
+    inventory: Inventory, plan: HostPlan, zone: str, served_serial: int | None, today: dt.date
+) -> None:
+    """Add the zone file's change (if its content differs) and the serial named must then serve.
+
+    The serial only moves when the content changes, and then always forward from
+    the larger of the file's serial and the one named serves.
+    """
+    path = plan.layout.primary_file(zone)
+    old = plan.current.get(path)
+    file_serial = render.zone_serial(old)
+    if file_serial is not None and old == render.render_zone(inventory, zone, file_serial):
+        plan.expect_serials[zone] = file_serial
+        return
+    serial = next_serial(newest_serial(file_serial, served_serial), today)
+    text = render.render_zone(inventory, zone, serial)
+    plan.changes.append(FileChange(path, old, text, "zone", plan.layout.group, zone))
+    plan.expect_serials[zone] = serial
+
+
+def plan_config(inventory: Inventory, plan: HostPlan, wants: dict[str, str]) -> None:
+    """The configuration changes: our stanzas, our include line, the server's listen-on.
+
+    wants maps each zone this server should carry to "primary" or "secondary".
+    """
+    layout, current = plan.layout, plan.current
+    new = dict(current)
+    stanzas = render.parse_managed(current.get(layout.managed_conf))
+    for zone, role in wants.items():
+        render_stanza = render.primary_stanza if role == "primary" else render.secondary_stanza
+        stanzas[zone] = render_stanza(inventory, zone, layout)
+    new[layout.managed_conf] = render.render_managed(stanzas)
+    new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
+    if new.get(layout.options_file) is not None:
+        new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], plan.address)
+    for path in layout.config_files():
+        if new.get(path) is not None and new[path] != current.get(path):
+            group = layout.group if path == layout.managed_conf else "root"
+            plan.changes.append(FileChange(path, current.get(path), new[path], "config", group))
+
+
+def plan_server(
+    inventory: Inventory,
+    plan: HostPlan,
+    wants: dict[str, str],
+    served_serials: dict[str, int | None],
+    today: dt.date,
+) -> HostPlan:
+    """Fill plan (facts and current files already read) with every change the server needs."""
+    for zone, role in wants.items():
+        if role == "primary":
+            plan_zone_file(inventory, plan, zone, served_serials.get(zone), today)
+        elif plan.layout.secondary_dir not in plan.directories:
+            plan.directories.append(plan.layout.secondary_dir)
+    plan_config(inventory, plan, wants)
+    # Zone files first, then configuration: the order files are staged and moved in.
+    plan.changes.sort(key=lambda change: change.kind != "zone")
+    return plan

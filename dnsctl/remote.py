@@ -22,7 +22,7 @@ from typing import TypeVar
 import paramiko
 
 from dnsctl import interrupt
-from dnsctl.errors import DnsctlError, PreconditionError, RemoteError
+from dnsctl.errors import CommandFailed, DnsctlError, LockBusy, RemoteError
 
 log = logging.getLogger("dnsctl.remote")
 
@@ -65,16 +65,6 @@ class Result:
         return lines[-1] if lines else f"exit status {self.status}"
 
 
-class CommandFailed(DnsctlError):
-    """A remote command exited non-zero where success was required (not an SSH failure)."""
-
-    exit_code = 1
-
-    def __init__(self, host: str, result: Result) -> None:
-        super().__init__(f"{host}: `{result.command}` failed: {result.reason()}")
-        self.result = result
-
-
 LOCK_SCRIPT = r"""
 exec 9>>"$1"
 if flock -n 9; then
@@ -84,10 +74,6 @@ if flock -n 9; then
 fi
 echo "BUSY $(cat "$1.holder" 2>/dev/null)"
 """
-
-
-class LockBusy(PreconditionError):
-    """Another dnsctl run holds the host's lock."""
 
 
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):

@@ -111,3 +111,12 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"unreachable ({exc.strerror.lower()})"
     return str(exc) or exc.__class__.__name__
+
+
+def describe(answer: SoaAnswer) -> str:
+    """An SOA answer in a few words, for people."""
+    if answer.error:
+        return answer.error
+    if answer.serial is None:
+        return f"answer {answer.rcode}, no SOA"
+    return f"serial {answer.serial}, {'authoritative' if answer.authoritative else 'not authoritative'}"

@@ -1,0 +1,25 @@
+"""The commands: one function per subcommand, each taking a Session.
+
+session   the inventory, one connection per host, the report and the options
+converge  the engine behind every server change (plan, show, stage, activate, verify, roll back)
+servers   init-primary, add-slave, status, check
+clients   configure-client
+failover  failover-test
+"""
+
+from dnsctl.ops.clients import configure_client
+from dnsctl.ops.failover import failover_test
+from dnsctl.ops.servers import add_slave, check, init_primary, status
+from dnsctl.ops.session import Options, Session, open_session
+
+__all__ = [
+    "Options",
+    "Session",
+    "add_slave",
+    "check",
+    "configure_client",
+    "failover_test",
+    "init_primary",
+    "open_session",
+    "status",
+]

@@ -1,0 +1,190 @@
+"""failover-test: prove clients still resolve when the zone's primary goes away.
+
+Resolve on a client (the primary must answer), make the primary unavailable
+(named stopped, or DNS silently dropped), resolve again (a secondary must answer
+the same), and always bring the primary back, also after an error or Ctrl-C; a
+dead man's switch on the primary restores it even if dnsctl is killed outright.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from dnsctl import facts, verify
+from dnsctl.errors import PreconditionError, RemoteError, UsageError, VerifyError
+from dnsctl.models import dns_name_text, in_zone
+from dnsctl.ops.clients import address_records, getent, sample_name
+from dnsctl.ops.session import Session
+from dnsctl.remote import Connection
+from dnsctl.report import Report
+
+DROP_RULE = "rule family=ipv4 service name=dns drop"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    server: str | None  # who answered, from dig's SERVER line
+    values: set[str]
+    status: str
+    seconds: float
+
+
+def _resolve_on(connection: Connection, fqdn: str, rdtype: str) -> Resolution:
+    """Resolve through the client's own resolv.conf: getent for the system answer, dig for who."""
+    started = time.monotonic()
+    values = getent(connection, fqdn, rdtype)
+    seconds = time.monotonic() - started
+    dig = connection.run(["dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype], check=False, timeout=60)
+    if dig.status == 127:
+        raise PreconditionError(
+            f"{connection.name}: dig is not installed (bind9-dnsutils or bind-utils); "
+            "failover-test needs it to see which server answered"
+        )
+    status = "NOERROR" if values else "no answer"
+    return Resolution(facts.parse_dig_server(dig.stdout), values, status, seconds)
+
+
+def failover_test(
+    session: Session,
+    zone_name: str,
+    name: str | None = None,
+    client: str | None = None,
+    mode: str = "stop",
+) -> None:
+    inventory = session.inventory
+    zone_name = inventory.zone_name(zone_name)
+    zone = inventory.zones[zone_name]
+    if not zone.secondaries:
+        raise UsageError(f"zone {zone_name} has no secondaries: there is nothing to fail over to")
+    client = client or next(iter(inventory.clients), None)
+    if client is None:
+        raise UsageError("no clients in the inventory: give --client")
+    inventory.client(client)
+    if name:
+        try:
+            fqdn = dns_name_text(name)
+        except ValueError as exc:
+            raise UsageError(f"--name: {exc}") from None
+        if not name.endswith(".") and not in_zone(fqdn, zone_name):
+            fqdn = f"{fqdn}.{zone_name}"
+        rdtype, expected = address_records(inventory, zone_name).get(fqdn, ("A", set()))
+    else:
+        found = sample_name(inventory, zone_name)
+        if found is None:
+            raise UsageError(f"zone {zone_name} has no A or AAAA record to resolve: give --name")
+        fqdn, rdtype, expected = found
+    primary = inventory.servers[zone.primary]
+    secondaries = {inventory.servers[s].address: s for s in zone.secondaries}
+    session.connect([client, zone.primary])
+    report = session.report
+    report.data.update(zone=zone_name, name=fqdn, mode=mode, client=client)
+
+    answer = verify.soa(primary.address, zone_name)
+    if not answer.ok:
+        raise PreconditionError(
+            f"{zone.primary}: does not answer {zone_name} before the test ({verify.describe(answer)}); "
+            "run init-primary first"
+        )
+    before = _resolve_on(session.fleet[client], fqdn, rdtype)
+    _phase(report, client, "before: resolve", fqdn, before)
+    if not expected:
+        expected = before.values
+    if before.values != expected or before.server != primary.address:
+        raise PreconditionError(
+            f"{client}: before the test {fqdn} resolved to {', '.join(sorted(before.values)) or 'nothing'} "
+            f"from {before.server}; expected {', '.join(sorted(expected))} from the primary "
+            f"{primary.address} (run configure-client?)"
+        )
+
+    primary_conn = session.fleet[zone.primary]
+    session.options.confirm(f"This makes {zone.primary} unavailable for a few seconds. Continue?")
+    problems: list[str] = []
+    try:
+        with report.step(zone.primary, f"make primary unavailable ({mode})"):
+            _break_primary(primary_conn, mode)
+        gone = verify.soa(primary.address, zone_name, timeout=1.0)
+        report.add(
+            zone.primary,
+            "primary stopped answering",
+            "ok" if gone.serial is None else "fail",
+            detail=verify.describe(gone),
+        )
+        if gone.serial is not None:
+            problems.append("the primary still answers")
+        during = _resolve_on(session.fleet[client], fqdn, rdtype)
+        good = during.values == expected and during.server in secondaries
+        _phase(report, client, "during: resolve", fqdn, during, good)
+        if not good:
+            problems.append(
+                f"with the primary down, {fqdn} resolved to {', '.join(sorted(during.values)) or 'nothing'} "
+                f"from {during.server or 'no server'}"
+            )
+        for address, server in secondaries.items():
+            direct = verify.soa(address, zone_name)
+            ok = direct.ok
+            report.add(
+                server,
+                f"{zone_name} SOA at {address}",
+                "ok" if ok else "fail",
+                detail=verify.describe(direct),
+            )
+            if not ok:
+                problems.append(f"secondary {server} does not serve {zone_name} ({verify.describe(direct)})")
+    finally:
+        with report.step(zone.primary, "bring the primary back"):
+            _restore_primary(primary_conn, mode)
+            back = verify.wait_for_serial(primary.address, zone_name, answer.serial, session.options.timeout)
+            if not back.ok:
+                raise VerifyError(
+                    f"{zone.primary}: does not answer again after the test ({verify.describe(back)})"
+                )
+    report.data["failover"] = not problems
+    if problems:
+        raise VerifyError("failover failed: " + "; ".join(dict.fromkeys(problems)))
+
+
+def _phase(report: Report, client: str, label: str, fqdn: str, result: Resolution, good: bool = True) -> None:
+    report.add(
+        client,
+        f"{label} {fqdn}",
+        "ok" if good and result.values else "fail",
+        seconds=result.seconds,
+        detail=f"{', '.join(sorted(result.values)) or result.status} from {result.server or 'no server'}",
+        answered_by=result.server,
+        values=sorted(result.values),
+    )
+
+
+# A dead man's switch: if dnsctl dies with the primary down (kill -9, lost SSH), the
+# host itself brings the primary back after this long.
+SAFETY_SECONDS = 300
+SAFETY_UNIT = "dnsctl-failover-restore"
+
+
+def _break_primary(connection: Connection, mode: str) -> None:
+    if mode == "stop":
+        connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False)  # a stale one
+        connection.run(
+            [
+                "systemd-run",
+                f"--unit={SAFETY_UNIT}",
+                f"--on-active={SAFETY_SECONDS}",
+                "systemctl",
+                "start",
+                "named",
+            ]
+        )
+        connection.run(["systemctl", "stop", "named"])
+    else:
+        connection.run(["firewall-cmd", f"--add-rich-rule={DROP_RULE}", f"--timeout={SAFETY_SECONDS}"])
+
+
+def _restore_primary(connection: Connection, mode: str) -> None:
+    if mode == "stop":
+        connection.run(["systemctl", "start", "named"])
+        connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False)
+    else:
+        result = connection.run(["firewall-cmd", f"--remove-rich-rule={DROP_RULE}"], check=False)
+        if not result.ok and "NOT_ENABLED" not in result.stderr + result.stdout:
+            raise RemoteError(f"{connection.name}: could not remove the drop rule: {result.reason()}")

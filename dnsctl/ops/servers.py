@@ -1,0 +1,144 @@
+"""Server commands: init-primary, add-slave, status, check."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from dnsctl import interrupt, verify
+from dnsctl.errors import UsageError, VerifyError
+from dnsctl.ops.converge import Wants, converge
+from dnsctl.ops.session import Session
+from dnsctl.plan import HostPlan
+
+
+def init_primary(session: Session, zone_name: str) -> None:
+    inventory = session.inventory
+    zone_name = inventory.zone_name(zone_name)
+    zone = inventory.zones[zone_name]
+    plans = converge(session, {zone.primary: {zone_name: "primary"}}, [[zone.primary]])
+    if session.options.dry_run:
+        return
+    _verify_primary(session, zone_name, plans[zone.primary])
+
+
+def _verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
+    report = session.report
+    with report.step(plan.server, f"verify {zone_name} SOA at {plan.address}") as step:
+        answer = verify.soa(plan.address, zone_name)
+        expected = plan.expect_serials[zone_name]
+        if not (answer.ok and answer.serial == expected):
+            raise VerifyError(
+                f"{plan.server}: {zone_name} SOA: expected serial {expected} with AA, "
+                f"got {verify.describe(answer)}"
+            )
+        step.detail = f"serial {answer.serial}, authoritative"
+        step.data["serial"] = answer.serial
+    count = len(session.inventory.zones[zone_name].records)
+    with report.step(plan.server, f"verify the {count} inventory records at {plan.address}"):
+        problems = verify.check_records(session.inventory, zone_name, plan.address)
+        if problems:
+            raise VerifyError(
+                f"{plan.server}: {problems[0]}"
+                + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+            )
+
+
+def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> None:
+    inventory = session.inventory
+    zone_name = inventory.zone_name(zone_name)
+    zone = inventory.zones[zone_name]
+    for server in servers:
+        inventory.server(server)
+        if server not in zone.secondaries:
+            raise UsageError(
+                f"{server!r} is not a secondary of {zone_name} in the inventory "
+                f"(secondaries: {', '.join(zone.secondaries) or 'none'})"
+            )
+    targets = list(dict.fromkeys(servers or zone.secondaries))
+    if not targets:
+        raise UsageError(f"zone {zone_name} has no secondaries in the inventory")
+    wants: Wants = {zone.primary: {zone_name: "primary"}}
+    wants.update({server: {zone_name: "secondary"} for server in targets})
+    plans = converge(session, wants, [[zone.primary], targets])
+    if session.options.dry_run:
+        return
+    serial = plans[zone.primary].expect_serials[zone_name]
+
+    def check(server: str) -> None:
+        _wait_for_transfer(session, plans[server], zone_name, serial)
+
+    session.fleet.each(targets, check)
+
+
+def _wait_for_transfer(session: Session, plan: HostPlan, zone_name: str, serial: int) -> None:
+    """The secondary answers the primary's serial, and named has written the zone to disk."""
+    report, timeout = session.report, session.options.timeout
+    with report.step(plan.server, f"wait for {zone_name} serial {serial} at {plan.address}") as step:
+        answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout)
+        if not (answer.ok and answer.serial == serial):
+            raise VerifyError(
+                f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
+                f"({verify.describe(answer)})"
+            )
+        if plan.activated_at is None:
+            step.detail = "already in sync"
+        else:
+            took = time.monotonic() - plan.activated_at
+            step.detail = f"zone transferred, in sync {took:.2f}s after named took the change"
+            step.data["transfer_seconds"] = round(took, 3)
+        step.data["serial"] = serial
+    path = plan.layout.secondary_file(zone_name)
+    with report.step(plan.server, f"transferred file {path}"):
+        # named writes a transferred zone to disk some time after it serves it.
+        connection = session.fleet[plan.server]
+        deadline = time.monotonic() + timeout
+        while not connection.run(["test", "-s", path], check=False).ok:
+            if time.monotonic() >= deadline:
+                raise VerifyError(f"{plan.server}: named did not write {path} within {timeout:.0f} s")
+            interrupt.checkpoint()
+            time.sleep(0.1)
+
+
+def status(session: Session, zones: Sequence[str] = ()) -> None:
+    """Ask every server of each zone for its SOA; fail unless all serve it, in sync."""
+    inventory = session.inventory
+    names = [inventory.zone_name(zone) for zone in zones] or list(inventory.zones)
+    problems = []
+    for zone_name in names:
+        zone = inventory.zones[zone_name]
+        servers = [zone.primary, *zone.secondaries]
+        answers = session.fleet.each(
+            servers, lambda server, z=zone_name: verify.soa(inventory.servers[server].address, z, 1.0)
+        )
+        primary_serial = answers[0].serial if answers[0].ok else None
+        for server, answer in zip(servers, answers, strict=True):
+            role = "primary" if server == zone.primary else "secondary"
+            good = answer.ok and answer.serial == primary_serial
+            detail = verify.describe(answer)
+            if not good and answer.ok:
+                detail += f", primary has {primary_serial}"
+            session.report.add(server, f"{zone_name} ({role})", "ok" if good else "fail", detail=detail)
+            session.report.data.setdefault("zones", {}).setdefault(zone_name, {})[server] = {
+                "role": role,
+                "serial": answer.serial,
+                "authoritative": answer.authoritative,
+                "error": answer.error,
+            }
+            if not good:
+                problems.append(f"{server} {zone_name}: {detail}")
+    if problems:
+        raise VerifyError(f"{len(problems)} zone copies not served or out of sync: {problems[0]}")
+
+
+def check(session: Session) -> None:
+    """Show what the (already validated) inventory describes; touches no host."""
+    inventory = session.inventory
+    for name, zone in inventory.zones.items():
+        session.report.add(
+            "inventory",
+            f"zone {name}",
+            detail=f"primary {zone.primary}, secondaries {', '.join(zone.secondaries) or 'none'}, "
+            f"{len(zone.records)} records",
+        )
+    session.report.data["inventory"] = inventory.model_dump()
