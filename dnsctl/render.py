@@ -119,7 +119,10 @@ def primary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
     ]
     if secondaries:
         # explicit: notify exactly the secondaries we know, never look up NS names.
-        lines += ["\tnotify explicit;", f"\talso-notify {{ {_acl(secondaries)} }};"]
+        # notify-delay 0: BIND otherwise holds a zone's next NOTIFY until 5 s after
+        # the previous one, so back-to-back changes reached secondaries ~4.4 s late
+        # (measured on the lab); the server-wide notify-rate still bounds NOTIFYs.
+        lines += ["\tnotify explicit;", "\tnotify-delay 0;", f"\talso-notify {{ {_acl(secondaries)} }};"]
     else:
         lines.append("\tnotify no;")
     return "\n".join([*lines, "};"]) + "\n"

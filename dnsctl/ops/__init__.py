@@ -5,10 +5,12 @@ converge  the engine behind every server change (plan, show, stage, activate, ve
 servers   init-primary, add-slave, status, check
 clients   configure-client
 failover  failover-test
+records   record add | del | list
 """
 
 from dnsctl.ops.clients import configure_client
 from dnsctl.ops.failover import failover_test
+from dnsctl.ops.records import record_add, record_del, record_list
 from dnsctl.ops.servers import add_slave, check, init_primary, status
 from dnsctl.ops.session import Options, Session, open_session
 
@@ -21,5 +23,8 @@ __all__ = [
     "failover_test",
     "init_primary",
     "open_session",
+    "record_add",
+    "record_del",
+    "record_list",
     "status",
 ]

@@ -19,10 +19,10 @@ def init_primary(session: Session, zone_name: str) -> None:
     plans = converge(session, {zone.primary: {zone_name: "primary"}}, [[zone.primary]])
     if session.options.dry_run:
         return
-    _verify_primary(session, zone_name, plans[zone.primary])
+    verify_primary(session, zone_name, plans[zone.primary])
 
 
-def _verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
+def verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
     report = session.report
     with report.step(plan.server, f"verify {zone_name} SOA at {plan.address}") as step:
         answer = verify.soa(plan.address, zone_name)
@@ -66,13 +66,19 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
     serial = plans[zone.primary].expect_serials[zone_name]
 
     def check(server: str) -> None:
-        _wait_for_transfer(session, plans[server], zone_name, serial)
+        wait_for_transfer(session, plans[server], zone_name, serial)
 
     session.fleet.each(targets, check)
 
 
-def _wait_for_transfer(session: Session, plan: HostPlan, zone_name: str, serial: int) -> None:
-    """The secondary answers the primary's serial, and named has written the zone to disk."""
+def wait_for_transfer(
+    session: Session, plan: HostPlan, zone_name: str, serial: int, since: float | None = None
+) -> None:
+    """The secondary answers the primary's serial, and named has written the zone to disk.
+
+    since: when the change this waits for was made (time.monotonic()); default the
+    moment this secondary's own configuration was activated.
+    """
     report, timeout = session.report, session.options.timeout
     with report.step(plan.server, f"wait for {zone_name} serial {serial} at {plan.address}") as step:
         answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout)
@@ -81,11 +87,12 @@ def _wait_for_transfer(session: Session, plan: HostPlan, zone_name: str, serial:
                 f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
                 f"({verify.describe(answer)})"
             )
-        if plan.activated_at is None:
+        since = since if since is not None else plan.activated_at
+        if since is None:
             step.detail = "already in sync"
         else:
-            took = time.monotonic() - plan.activated_at
-            step.detail = f"zone transferred, in sync {took:.2f}s after named took the change"
+            took = time.monotonic() - since
+            step.detail = f"zone transferred, in sync {took:.3f}s after named took the change"
             step.data["transfer_seconds"] = round(took, 3)
         step.data["serial"] = serial
     path = plan.layout.secondary_file(zone_name)

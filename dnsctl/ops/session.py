@@ -38,6 +38,7 @@ class Session:
     report: Report
     fleet: Fleet
     options: Options = field(default_factory=Options)
+    inventory_path: Path | None = None  # where the inventory was read, for commands that edit it
 
     def target(self, name: str) -> Target:
         inventory = self.inventory
@@ -75,4 +76,4 @@ def open_session(
     """Load the inventory and open a session whose connections all close when it ends."""
     inventory = load_inventory(inventory_path)
     with Fleet(accept_new_host_keys=accept_new_host_keys) as fleet:
-        yield Session(inventory, report, fleet)
+        yield Session(inventory, report, fleet, inventory_path=Path(inventory_path))

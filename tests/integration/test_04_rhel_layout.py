@@ -52,7 +52,8 @@ NS2_TABLE = '[servers.ns2]\naddress = "198.51.100.11"'
 
 @pytest.fixture(scope="module")
 def rhel(the_lab, tmp_path_factory):
-    """ns2 with the RHEL layout, and an inventory that says so."""
+    """ns2 with the RHEL layout, and an inventory that says so; ns2 is a Debian host again afterwards."""
+    debian_defaults = the_lab.read("ns2", "/etc/default/named")
     the_lab.exec("ns2", "sh", "-c", "cat > /etc/named.conf", input=RHEL_NAMED_CONF)
     the_lab.exec(
         "ns2",
@@ -68,7 +69,10 @@ def rhel(the_lab, tmp_path_factory):
         **{NS2_TABLE: NS2_TABLE + '\nlayout = "rhel"'},
     )
     assert 'layout = "rhel"' in inventory.read_text()
-    return inventory
+    yield inventory
+    the_lab.exec(
+        "ns2", "sh", "-c", "cat > /etc/default/named && systemctl restart named", input=debian_defaults
+    )
 
 
 def soa(server: str, zone: str) -> tuple[int, bool]:

@@ -1,0 +1,187 @@
+"""record add | del | list: edit one zone's records in the inventory file, then apply that zone.
+
+The inventory is the desired state, so a record change is an inventory change
+followed by the same convergence as init-primary and add-slave: the primary gets
+the new zone file (validated, backed up, rolled back on failure), every secondary
+is waited for until it serves the new serial. The file is rewritten (atomically,
+comments and formatting kept) only after the servers took the change, so a failed
+run leaves it exactly as it was.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dnsctl import inventory_edit
+from dnsctl.errors import InventoryError, PreconditionError, UsageError
+from dnsctl.models import Inventory, ResolvedRecord, parse_inventory
+from dnsctl.ops.converge import Wants, converge
+from dnsctl.ops.servers import verify_primary, wait_for_transfer
+from dnsctl.ops.session import Session
+
+
+def record_add(
+    session: Session,
+    zone: str,
+    name: str,
+    rdtype: str,
+    value: str,
+    ttl: int | None = None,
+    wait: bool = True,
+) -> None:
+    inventory_path = _inventory_path(session)
+    zone = session.inventory.zone_name(zone)
+    entry = {"name": name, "type": rdtype.upper(), "value": value, "ttl": ttl}
+    wanted = _resolve(session.inventory, zone, entry)
+    with _locked(inventory_path) as text:
+        existing = [record for record in session.inventory.records(zone) if _same(record, wanted)]
+        if existing and existing[0].ttl != wanted.ttl:
+            raise UsageError(
+                f"{zone} already has {_shown(existing[0])}; `dnsctl record del` it first to change its TTL"
+            )
+        if existing:
+            session.report.add("inventory", f"{zone}: {_shown(wanted)}", "skip", detail="already there")
+            new_text = None
+        else:
+            new_text = inventory_edit.add_record(text, zone, entry)
+            session.inventory = _parse(new_text, inventory_path)
+            session.report.add("inventory", f"{zone}: add {_shown(wanted)}", "plan")
+        _apply_zone(session, zone, wait)
+        if new_text is not None and not session.options.dry_run:
+            inventory_edit.write_atomically(inventory_path, new_text)
+            session.report.add("inventory", f"wrote {inventory_path}")
+
+
+def record_del(
+    session: Session,
+    zone: str,
+    name: str,
+    rdtype: str,
+    value: str | None = None,
+    wait: bool = True,
+) -> None:
+    """Remove the zone's records at NAME of TYPE (only the one with VALUE, when given)."""
+    inventory_path = _inventory_path(session)
+    zone = session.inventory.zone_name(zone)
+    probe = {"name": name, "type": rdtype.upper(), "value": value or _placeholder(rdtype), "ttl": None}
+    wanted = _resolve(session.inventory, zone, probe)
+    with _locked(inventory_path) as text:
+        indexes = {
+            index
+            for index, record in enumerate(session.inventory.records(zone))
+            if record.owner == wanted.owner
+            and record.type == wanted.type
+            and (value is None or record.value == wanted.value)
+        }
+        if not indexes:
+            what = f"{wanted.owner}. {wanted.type}" + (f" {wanted.value}" if value is not None else "")
+            raise UsageError(f"{zone} has no record {what} in the inventory")
+        new_text = inventory_edit.remove_records(text, zone, indexes)
+        records = session.inventory.records(zone)
+        session.inventory = _parse(new_text, inventory_path)
+        for index in sorted(indexes):
+            session.report.add("inventory", f"{zone}: delete {_shown(records[index])}", "plan")
+        _apply_zone(session, zone, wait)
+        if not session.options.dry_run:
+            inventory_edit.write_atomically(inventory_path, new_text)
+            session.report.add("inventory", f"wrote {inventory_path}")
+
+
+def record_list(session: Session, zone: str) -> None:
+    zone = session.inventory.zone_name(zone)
+    listed = []
+    for record in session.inventory.records(zone):
+        session.report.add(zone, _shown(record), "ok")
+        listed.append({"name": record.owner, "type": record.type, "value": record.value, "ttl": record.ttl})
+    session.report.data["records"] = listed
+
+
+def _apply_zone(session: Session, zone: str, wait: bool) -> None:
+    """Converge the zone on its primary and secondaries; wait until every secondary serves it."""
+    spec = session.inventory.zones[zone]
+    wants: Wants = {spec.primary: {zone: "primary"}}
+    wants.update({server: {zone: "secondary"} for server in spec.secondaries})
+    stages = [[spec.primary], list(spec.secondaries)] if spec.secondaries else [[spec.primary]]
+    plans = converge(session, wants, stages)
+    if session.options.dry_run:
+        return
+    primary = plans[spec.primary]
+    verify_primary(session, zone, primary)
+    if not wait or not spec.secondaries:
+        return
+    serial = primary.expect_serials[zone]
+    since = primary.activated_at if primary.activated_at is not None else time.monotonic()
+    session.fleet.each(
+        list(spec.secondaries),
+        lambda server: wait_for_transfer(session, plans[server], zone, serial, since=since),
+    )
+
+
+def _inventory_path(session: Session) -> Path:
+    if session.inventory_path is None:
+        raise UsageError("no inventory file to edit")
+    return session.inventory_path
+
+
+def _resolve(inventory: Inventory, zone: str, entry: dict) -> ResolvedRecord:
+    """The record as the inventory would hold it (absolute owner, canonical value), or a usage
+    error naming the argument that is wrong."""
+    spec = inventory.zones[zone]
+    raw = {
+        "servers": {spec.primary: {"address": inventory.servers[spec.primary].address}},
+        "zones": {
+            zone: {
+                "primary": spec.primary,
+                "records": [{key: value for key, value in entry.items() if value is not None}],
+            }
+        },
+    }
+    try:
+        return parse_inventory(raw, source="record").records(zone)[0]
+    except InventoryError as exc:
+        message = str(exc).splitlines()[0].removeprefix(f'record: zones."{zone}".records[0].')
+        raise UsageError(message) from None
+
+
+def _placeholder(rdtype: str) -> str:
+    """A valid value of the type, when del matches by name and type only."""
+    return {
+        "A": "192.0.2.1",
+        "AAAA": "2001:db8::1",
+        "MX": "0 .",
+        "TXT": "x",
+        "SRV": "0 0 0 .",
+    }.get(rdtype.upper(), "invalid.")
+
+
+def _same(a: ResolvedRecord, b: ResolvedRecord) -> bool:
+    return (a.owner, a.type, a.value) == (b.owner, b.type, b.value)
+
+
+def _shown(record: ResolvedRecord) -> str:
+    ttl = f" {record.ttl}" if record.ttl is not None else ""
+    return f"{record.owner}.{ttl} {record.type} {record.value}"
+
+
+def _parse(text: str, path: Path) -> Inventory:
+    return parse_inventory(tomllib.loads(text), source=str(path))
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[str]:
+    """The inventory's text, held against a concurrent record change until the block ends."""
+    try:
+        handle = path.open("r+", encoding="utf-8")
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot open the inventory for writing: {exc.strerror}") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PreconditionError(f"{path}: another dnsctl run is changing this inventory") from None
+        yield handle.read()
