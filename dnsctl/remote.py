@@ -107,13 +107,15 @@ class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
     """Like ssh's StrictHostKeyChecking=accept-new: record an unknown key, never a changed one."""
 
+    # One for all connections: a Fleet connects to its hosts in parallel.
+    writing = threading.Lock()
+
     def __init__(self, known_hosts: Path) -> None:
         self.known_hosts = known_hosts
-        self.lock = threading.Lock()
 
     def missing_host_key(self, client, hostname, key):
         line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
-        with self.lock:
+        with self.writing:
             self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
             with self.known_hosts.open("a", encoding="ascii") as handle:
                 handle.write(line)
@@ -228,8 +230,9 @@ class Connection:
         For finishing a rollback or restore after the connection dropped. Only
         failures that another try may cure are retried (not a host key or an
         authentication failure). If this connection held the host's lock it is
-        taken again, never waited for: the only holder worth waiting for is this
-        run's own lost session, which the host releases once sshd sees it gone.
+        taken again: if another run took it meanwhile, LockBusy; if this run's
+        own lost session still holds it, wait (until the same deadline) for the
+        host to release it, which it does once sshd sees that session gone.
         """
         holder = self._lock_holder
         self.close()
