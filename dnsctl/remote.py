@@ -22,7 +22,7 @@ from typing import TypeVar
 import paramiko
 
 from dnsctl import interrupt
-from dnsctl.errors import CommandFailed, DnsctlError, LockBusy, RemoteError
+from dnsctl.errors import CommandFailed, DnsctlError, LockBusy, PreconditionError, RemoteError
 
 log = logging.getLogger("dnsctl.remote")
 
@@ -65,15 +65,38 @@ class Result:
         return lines[-1] if lines else f"exit status {self.status}"
 
 
+# The host's dnsctl lock lives in a directory only root can create: in a
+# world-writable place such as /run/lock any local user could create and hold the
+# lock file first (holding every dnsctl run off) or plant a symlink there.
+LOCK_DIR = "/run/dnsctl"
+
+# $1 the lock directory, $2 who holds it. The directory must be a real directory
+# owned by the user the script runs as (root, directly or through sudo) that no
+# one else can write; the lock is held until our channel closes.
 LOCK_SCRIPT = r"""
-exec 9>>"$1"
-if flock -n 9; then
-  printf '%s\n' "$2" > "$1.holder"
-  echo LOCKED
-  exec cat >/dev/null
+dir=$1
+if ! mkdir -m 700 "$dir" 2>/dev/null && [ ! -e "$dir" ] && [ ! -L "$dir" ]; then
+  echo "FAILED cannot create $dir"
+elif [ -L "$dir" ] || [ -z "$(find "$dir" -maxdepth 0 -type d -user "$(id -u)" ! -perm /022)" ]; then
+  echo UNSAFE
+else
+  exec 9>>"$dir/lock"
+  if flock -n 9; then
+    printf '%s\n' "$2" > "$dir/holder"
+    echo LOCKED
+    exec cat >/dev/null
+  fi
+  echo "BUSY $(cat "$dir/holder" 2>/dev/null)"
 fi
-echo "BUSY $(cat "$1.holder" 2>/dev/null)"
 """
+
+# A lost connection is retried this often within this many seconds.
+RECONNECT_ATTEMPTS = 3
+RECONNECT_WITHIN = 30.0
+
+
+class _Transient(RemoteError):
+    """The host could not be reached or the connection dropped: another attempt may work."""
 
 
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
@@ -84,13 +107,15 @@ class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
 class _AcceptNew(paramiko.MissingHostKeyPolicy):
     """Like ssh's StrictHostKeyChecking=accept-new: record an unknown key, never a changed one."""
 
+    # One for all connections: a Fleet connects to its hosts in parallel.
+    writing = threading.Lock()
+
     def __init__(self, known_hosts: Path) -> None:
         self.known_hosts = known_hosts
-        self.lock = threading.Lock()
 
     def missing_host_key(self, client, hostname, key):
         line = f"{hostname} {key.get_name()} {key.get_base64()}\n"
-        with self.lock:
+        with self.writing:
             self.known_hosts.parent.mkdir(parents=True, exist_ok=True)
             with self.known_hosts.open("a", encoding="ascii") as handle:
                 handle.write(line)
@@ -112,6 +137,8 @@ class Connection:
         self.accept_new_host_keys = accept_new_host_keys
         self._client: paramiko.SSHClient | None = None
         self._lock_channel: paramiko.Channel | None = None
+        # Who this connection holds the host's lock for, to take it again after a reconnect.
+        self._lock_holder: str | None = None
         self._sudo = target.user != "root"
 
     @property
@@ -119,6 +146,11 @@ class Connection:
         return self.target.name
 
     def connect(self) -> Connection:
+        self._client = self._open(self.target.connect_timeout)
+        log.debug("%s: connected", self.target.label)
+        return self
+
+    def _open(self, timeout: float) -> paramiko.SSHClient:
         target = self.target
         known_hosts = Path(os.path.expanduser(target.known_hosts))
         client = paramiko.SSHClient()
@@ -131,22 +163,17 @@ class Connection:
             _AcceptNew(known_hosts) if self.accept_new_host_keys else _RefuseUnknown()
         )
         try:
-            sock = socket.create_connection((target.hostname, target.port), timeout=target.connect_timeout)
+            sock = socket.create_connection((target.hostname, target.port), timeout=timeout)
         except OSError as exc:
-            raise RemoteError(f"{target.label}: unreachable on port {target.port}: {_why(exc)}") from None
+            raise _Transient(f"{target.label}: unreachable on port {target.port}: {_why(exc)}") from None
         # Without this every command round trip waits ~40 ms on delayed ACKs.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         key = os.path.expanduser(target.key) if target.key else None
         try:
-            pkey = paramiko.PKey.from_path(key) if key else None
-        except paramiko.PasswordRequiredException:
+            pkey = self._load_key(key) if key else None
+        except RemoteError:
             sock.close()
-            raise RemoteError(
-                f"{target.label}: SSH key {key} has a passphrase; load it into ssh-agent and omit key"
-            ) from None
-        except (OSError, ValueError, paramiko.SSHException) as exc:
-            sock.close()
-            raise RemoteError(f"{target.label}: cannot use SSH key {key}: {_why(exc)}") from None
+            raise
         try:
             client.connect(
                 target.hostname,
@@ -156,9 +183,9 @@ class Connection:
                 allow_agent=key is None,
                 look_for_keys=key is None,
                 sock=sock,
-                timeout=target.connect_timeout,
-                banner_timeout=target.connect_timeout,
-                auth_timeout=target.connect_timeout,
+                timeout=timeout,
+                banner_timeout=timeout,
+                auth_timeout=timeout,
             )
         except _UnknownHostKey as exc:
             client.close()
@@ -178,10 +205,65 @@ class Connection:
             raise RemoteError(f"{target.label}: authentication failed for {target.user} with {how}") from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
-            raise RemoteError(f"{target.label}: SSH failed: {_why(exc)}") from None
-        self._client = client
-        log.debug("%s: connected", target.label)
-        return self
+            raise _Transient(f"{target.label}: SSH failed: {_why(exc)}") from None
+        return client
+
+    def _load_key(self, key: str) -> paramiko.PKey:
+        try:
+            return paramiko.PKey.from_path(key)
+        except (OSError, ValueError, TypeError, paramiko.SSHException) as exc:
+            # An encrypted key without its passphrase is a TypeError from the
+            # cryptography library underneath, in OpenSSH and PEM format alike.
+            if (
+                isinstance(exc, TypeError | paramiko.PasswordRequiredException)
+                and "password" in str(exc).lower()
+            ):
+                raise RemoteError(
+                    f"{self.target.label}: SSH key {key} has a passphrase; "
+                    "load it into ssh-agent and omit key"
+                ) from None
+            raise RemoteError(f"{self.target.label}: cannot use SSH key {key}: {_why(exc)}") from None
+
+    def reconnect(self, *, attempts: int = RECONNECT_ATTEMPTS, within: float = RECONNECT_WITHIN) -> None:
+        """Replace this connection with a new one: at most `attempts` tries within `within` seconds.
+
+        For finishing a rollback or restore after the connection dropped. Only
+        failures that another try may cure are retried (not a host key or an
+        authentication failure). If this connection held the host's lock it is
+        taken again: if another run took it meanwhile, LockBusy; if this run's
+        own lost session still holds it, wait (until the same deadline) for the
+        host to release it, which it does once sshd sees that session gone.
+        """
+        holder = self._lock_holder
+        self.close()
+        deadline = time.monotonic() + within
+        pause = 0.25
+        for attempt in range(1, attempts + 1):
+            try:
+                self._client = self._open(
+                    min(self.target.connect_timeout, max(deadline - time.monotonic(), 1))
+                )
+                break
+            except _Transient as exc:
+                if attempt == attempts or time.monotonic() + pause >= deadline:
+                    raise RemoteError(
+                        f"{exc.message} (gave up reconnecting after {attempt} attempts)"
+                    ) from None
+                time.sleep(pause)
+                pause *= 2
+        log.warning("%s: reconnected", self.target.label)
+        if holder is not None:
+            self._retake_lock(holder, deadline)
+
+    def _retake_lock(self, holder: str, deadline: float) -> None:
+        while (busy_with := self._try_lock(holder)) is not None:
+            if busy_with != holder:
+                raise _lock_busy(self.target, busy_with)
+            if time.monotonic() >= deadline:
+                raise RemoteError(
+                    f"{self.target.label}: the dnsctl lock is still held by this run's lost connection"
+                )
+            time.sleep(0.1)
 
     def close(self) -> None:
         # Closing must never mask why we are closing: a Ctrl-C in the middle of a
@@ -191,6 +273,7 @@ class Connection:
                 with contextlib.suppress(Exception):
                     closable.close()
         self._lock_channel = None
+        self._lock_holder = None
         self._client = None
 
     def run(
@@ -200,12 +283,17 @@ class Connection:
         check: bool = True,
         input: str | bytes | None = None,
         timeout: float | None = None,
+        reconnect: bool = False,
     ) -> Result:
         """Run a command; a sequence is quoted word by word, a string is a fixed shell script.
 
         Only dnsctl's own constant scripts are passed as strings; every value that
         comes from the inventory or the user travels in an argv list (quoted here)
         or on standard input.
+
+        With `reconnect`, a command that must run even if the connection dropped
+        (a rollback or restore step, safe to run twice): when the connection is
+        lost before or while it runs, reconnect (bounded) and run it again.
         """
         command = argv if isinstance(argv, str) else shlex.join(argv)
         wire = self._wire(command)
@@ -213,9 +301,17 @@ class Connection:
         interrupt.checkpoint()
         log.info("%s$ %s", self.target.name, shown)
         started = time.monotonic()
+        limit = timeout or self.target.command_timeout
         # No checkpoint after the command: its result must reach the caller, which
         # may need it to undo what the command did.
-        result = self._exec(shown, wire, input, timeout or self.target.command_timeout)
+        try:
+            result = self._exec(shown, wire, input, limit)
+        except _Transient as exc:
+            if not reconnect:
+                raise
+            log.warning("%s; reconnecting to run it again", exc.message)
+            self.reconnect()
+            result = self._exec(shown, wire, input, limit)
         log.debug("%s: exit %s in %.3fs", self.target.name, result.status, time.monotonic() - started)
         if self._sudo and result.status != 0 and "a password is required" in result.stderr:
             raise self._sudo_prompts()
@@ -229,7 +325,7 @@ class Connection:
         assert self._client is not None
         transport = self._client.get_transport()
         if transport is None or not transport.is_active():
-            raise RemoteError(f"{self.target.label}: SSH connection lost")
+            raise _Transient(f"{self.target.label}: SSH connection lost")
         try:
             channel = transport.open_session(timeout=self.target.connect_timeout)
             channel.settimeout(timeout)
@@ -243,10 +339,13 @@ class Connection:
             channel.close()
         except TimeoutError:
             raise RemoteError(
-                f"{self.target.label}: `{command}` did not finish within {timeout:.0f} s"
+                f"{self.target.label}: `{command}` did not finish within {timeout:g} s"
             ) from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise RemoteError(f"{self.target.label}: SSH failed during `{command}`: {_why(exc)}") from None
+            raise _Transient(f"{self.target.label}: SSH failed during `{command}`: {_why(exc)}") from None
+        # A channel closed without an exit status: the connection went down under it.
+        if status == -1 and not transport.is_active():
+            raise _Transient(f"{self.target.label}: SSH connection lost during `{command}`")
         return Result(
             command,
             stdout.decode("utf-8", "replace"),
@@ -264,36 +363,50 @@ class Connection:
             "allow it with NOPASSWD or connect as root"
         )
 
-    def lock(self, path: str, holder: str) -> None:
-        """Take the host's dnsctl lock for as long as this connection lives.
+    def lock(self, holder: str) -> None:
+        """Take the host's dnsctl lock (in LOCK_DIR) for as long as this connection lives.
 
         A remote `flock` holds it; the holding process waits on a channel we never
         close early, so the lock is released when dnsctl ends however it ends.
         """
+        busy_with = self._try_lock(holder)
+        if busy_with is not None:
+            raise _lock_busy(self.target, busy_with)
+
+    def _try_lock(self, holder: str) -> str | None:
+        """Take the lock, or say who holds it."""
+        if self._client is None:
+            self.connect()
         assert self._client is not None
         transport = self._client.get_transport()
-        assert transport is not None
-        command = shlex.join(["sh", "-c", LOCK_SCRIPT, "dnsctl-lock", path, holder])
-        wire = self._wire(command)
-        log.info("%s$ flock %s", self.target.name, path)
+        if transport is None or not transport.is_active():
+            raise _Transient(f"{self.target.label}: SSH connection lost")
+        command = shlex.join(["sh", "-c", LOCK_SCRIPT, "dnsctl-lock", LOCK_DIR, holder])
+        log.info("%s$ flock %s/lock", self.target.name, LOCK_DIR)
         try:
             channel = transport.open_session(timeout=self.target.connect_timeout)
             channel.settimeout(self.target.connect_timeout)
-            channel.exec_command(wire)
+            channel.exec_command(self._wire(command))
             first = channel.makefile("r").readline().strip()
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            raise RemoteError(f"{self.target.label}: cannot take the dnsctl lock: {_why(exc)}") from None
-        if first != "LOCKED":
-            stderr = channel.makefile_stderr("rb").read().decode("utf-8", "replace").strip()
-            channel.close()
-            if "a password is required" in stderr:
-                raise self._sudo_prompts()
-            if first.startswith("BUSY"):
-                holder_text = first.removeprefix("BUSY").strip() or "another dnsctl run"
-                raise LockBusy(f"{self.target.label}: locked by {holder_text}; try again when it ends")
-            reason = stderr.splitlines()[-1] if stderr else "no answer"
-            raise RemoteError(f"{self.target.label}: cannot take the dnsctl lock: {reason}")
-        self._lock_channel = channel
+            raise _Transient(f"{self.target.label}: cannot take the dnsctl lock: {_why(exc)}") from None
+        if first == "LOCKED":
+            self._lock_channel = channel
+            self._lock_holder = holder
+            return None
+        stderr = channel.makefile_stderr("rb").read().decode("utf-8", "replace").strip()
+        channel.close()
+        if "a password is required" in stderr:
+            raise self._sudo_prompts()
+        if first.startswith("BUSY"):
+            return first.removeprefix("BUSY").strip() or "another dnsctl run"
+        if first == "UNSAFE":
+            raise PreconditionError(
+                f"{self.target.label}: {LOCK_DIR} is not a directory that only root can write "
+                "(a symlink, another owner, or writable by others); refusing to take the dnsctl lock there"
+            )
+        reason = first.removeprefix("FAILED ") if first else (stderr.splitlines() or ["no answer"])[-1]
+        raise RemoteError(f"{self.target.label}: cannot take the dnsctl lock: {reason}")
 
     def put(
         self,
@@ -303,6 +416,7 @@ class Connection:
         mode: int = 0o644,
         owner: str = "root",
         group: str = "root",
+        reconnect: bool = False,
     ) -> None:
         """Write a file through standard input, so it also works through sudo."""
         quoted = shlex.quote(path)
@@ -310,12 +424,14 @@ class Connection:
             f"umask 077 && cat > {quoted} && chown {shlex.quote(owner)}:{shlex.quote(group)} "
             f"{quoted} && chmod {mode:o} {quoted}"
         )
-        self.run(script, input=content)
+        self.run(script, input=content, reconnect=reconnect)
 
-    def get(self, path: str) -> str | None:
+    def get(self, path: str, *, reconnect: bool = False) -> str | None:
         """A file's text, or None when it does not exist."""
         quoted = shlex.quote(path)
-        result = self.run(f"if [ -e {quoted} ]; then cat {quoted}; else exit 44; fi", check=False)
+        result = self.run(
+            f"if [ -e {quoted} ]; then cat {quoted}; else exit 44; fi", check=False, reconnect=reconnect
+        )
         if result.status == 44:
             return None
         if not result.ok:
@@ -327,6 +443,10 @@ class Connection:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lock_busy(target: Target, holder: str) -> LockBusy:
+    return LockBusy(f"{target.label}: locked by {holder}; try again when it ends")
 
 
 def _display(argv: Sequence[str] | str) -> str:
@@ -342,6 +462,8 @@ def _display(argv: Sequence[str] | str) -> str:
 def _why(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out"
+    if isinstance(exc, EOFError):
+        return "connection closed by the host"
     text = getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
     return text.strip().rstrip(".")
 

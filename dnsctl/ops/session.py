@@ -16,8 +16,6 @@ from dnsctl.models import Inventory, load_inventory
 from dnsctl.remote import Connection, Fleet, Target
 from dnsctl.report import Report
 
-LOCK_PATH = "/run/lock/dnsctl.lock"
-
 
 @dataclass
 class Options:
@@ -66,7 +64,7 @@ class Session:
     def lock(self, names: Sequence[str]) -> None:
         """Hold each host's dnsctl lock for the rest of the run; fail at once if held."""
         holder = f"dnsctl pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
-        self.fleet.each(list(names), lambda name: self.fleet[name].lock(LOCK_PATH, holder))
+        self.fleet.each(list(names), lambda name: self.fleet[name].lock(holder))
 
 
 @contextmanager

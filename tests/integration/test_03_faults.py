@@ -222,7 +222,7 @@ def test_lock_held_by_another_run(the_lab, faults):
         )
     ).connect()
     try:
-        holder.lock("/run/lock/dnsctl.lock", "the test's other run")
+        holder.lock("the test's other run")
         result = dnsctl("init-primary", "faults.test", "--yes", inventory=faults)
         assert result.returncode == 7, result.stdout + result.stderr
         assert "locked by the test's other run" in result.stderr
