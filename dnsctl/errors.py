@@ -54,7 +54,14 @@ class UsageError(DnsctlError):
 
 
 class InventoryError(UsageError):
+    """The inventory is not valid; str() is one line per problem (at most a screenful)."""
+
     exit_code = 2
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        # Every problem, one line each, when there are more than the message shows.
+        self.problems = problems if problems is not None else message.splitlines()
 
 
 class RemoteError(DnsctlError):

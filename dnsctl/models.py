@@ -1,142 +1,206 @@
 """The TOML inventory: servers, clients and zones, validated once at load.
 
-Every error found here names the field's path (``zones."example.com".records[2].value``)
-so the administrator can go straight to the line. Nothing downstream re-validates:
-a loaded ``Inventory`` is trusted to be safe to render into named.conf, zone files
-and remote shell commands.
+Every problem is found at once and reported as one line naming the file and the
+field's path (``inv.toml: zones."example.com".records[2].value: ...``), in the
+order the fields appear in the file. Nothing downstream re-validates: a loaded
+``Inventory`` is trusted to be safe to render into named.conf, zone files and
+remote commands, and to be accepted by named: every name BIND's check-names
+would refuse in a master zone, and every zone BIND would not load, is refused
+here first.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import json
 import re
-import socket
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
-import dns.exception
-import dns.name
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationError,
-    field_validator,
 )
 
 from dnsctl.errors import InventoryError
+from dnsctl.names import HOST_NAME_RULE, dns_name_text, is_host_name
+from dnsctl.names import in_zone as in_zone  # render and ops.failover import it from here
+from dnsctl.zonedata import ResolvedRecord, ZoneIndex, ZoneServer, check_targets, check_zone
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "PTR", "SRV", "NS")
 ACL_KEYWORDS = ("any", "none", "localhost", "localnets")
+SHOWN_PROBLEMS = 50
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
-_HOST_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
-# Everything a non-TXT record value may contain: names, numbers, addresses.
-# Zone-file syntax characters (; ( ) " $ @ \) are excluded so a value can never
-# smuggle a comment, a directive or a second record into the rendered zone.
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9._:*\- ]+$")
-# NetworkManager connection names are free text; we only refuse control characters.
-_CONNECTION = re.compile(r"^[^\x00-\x1f\x7f]{1,255}$")
+# --- typed values: each stores only its canonical text -------------------------------
 
 
-def dns_name_text(value: str, *, allow_wildcard: bool = False) -> str:
-    """Check a DNS name in presentation form; return it lower-cased without the final dot."""
-    if not isinstance(value, str) or not value:
-        raise ValueError("must be a non-empty DNS name")
-    text = value[:-1] if value.endswith(".") and value != "." else value
-    if len(text) > 253:
-        raise ValueError(f"{value!r} is longer than 253 characters")
-    labels = text.split(".")
-    for index, label in enumerate(labels):
-        if allow_wildcard and index == 0 and label == "*":
-            continue
-        if not _LABEL.match(label):
-            if len(label) > 63:
-                raise ValueError(f"{value!r} has a label longer than 63 characters")
-            raise ValueError(f"{value!r} is not a valid DNS name")
-    return text.lower()
+def _no_scope(text: str) -> None:
+    if "%" in text:
+        raise ValueError(f"{text!r}: scoped IPv6 addresses (with '%') are not accepted")
 
 
-def _ip(value: Any) -> str:
+def _host_address(text: str) -> str:
+    _no_scope(text)
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        address = ipaddress.ip_address(text)
     except ValueError:
-        raise ValueError(f"{value!r} is not an IP address") from None
+        raise ValueError(f"{text!r} is not an IP address") from None
+    if address.is_unspecified or address.is_multicast or text == "255.255.255.255":
+        raise ValueError(f"{text!r} is not the unicast address of a host")
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        raise ValueError(f"{text!r} is an IPv4-mapped address: write {address.ipv4_mapped}")
+    return address.compressed
 
 
-def _acl_entry(value: Any) -> str:
-    text = str(value).strip()
+def _acl_entry(text: str) -> str:
     if text in ACL_KEYWORDS:
         return text
+    _no_scope(text)
     try:
-        return str(ipaddress.ip_network(text, strict=False))
+        if "/" in text:
+            return ipaddress.ip_network(text, strict=False).compressed
+        return ipaddress.ip_address(text).compressed
     except ValueError:
         raise ValueError(
-            f"{value!r} is not an address, a network or one of {', '.join(ACL_KEYWORDS)}"
+            f"{text!r} is not an address, a network or one of {', '.join(ACL_KEYWORDS)}"
         ) from None
 
 
-IPAddress = Annotated[str, BeforeValidator(_ip)]
-AclEntry = Annotated[str, BeforeValidator(_acl_entry)]
+_LOGIN = re.compile(r"[a-z_][a-z0-9_.-]{0,31}")
+
+
+def _login_name(text: str) -> str:
+    if not _LOGIN.fullmatch(text):
+        raise ValueError(
+            f"{text!r} is not a login name (lower-case letters, digits, '_', '.', '-', "
+            "starting with a letter or '_', at most 32)"
+        )
+    return text
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _local_path(text: str) -> str:
+    if not text or len(text) > 4096 or _CONTROL.search(text):
+        raise ValueError("must be a file path of 1 to 4096 characters without control characters")
+    return text
+
+
+def _ssh_host(text: str) -> str:
+    """Where SSH connects: an IP address (canonical) or a host name (as written)."""
+    _no_scope(text)
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    else:
+        return _host_address(text)
+    try:
+        dns_name_text(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is neither an IP address nor a host name") from None
+    return text.rstrip(".")
+
+
+# nmcli reads these words in front of a connection name as selectors.
+_NMCLI_WORDS = frozenset(("id", "uuid", "path", "apath", "help"))
+
+
+def _connection_name(text: str) -> str:
+    if not text or len(text) > 255 or _CONTROL.search(text):
+        raise ValueError(
+            "must be a NetworkManager connection name of 1 to 255 characters, no control characters"
+        )
+    if text.startswith("-") or text in _NMCLI_WORDS:
+        raise ValueError(
+            f"{text!r} would be read by nmcli as an option or a keyword, not as a connection name"
+        )
+    return text
+
+
+def _mailbox(text: str) -> str:
+    """An SOA contact, as an e-mail address or a DNS name, as BIND's mailbox check wants it."""
+    if "@" in text:
+        local, _, domain = text.partition("@")
+        if "." in local:
+            raise ValueError("the part before @ cannot contain a dot in an SOA contact")
+        text = f"{local}.{domain}"
+    name = dns_name_text(text)
+    domain = name.partition(".")[2]
+    if not domain or not is_host_name(domain):
+        raise ValueError(
+            f"{text!r}: the mail domain of an SOA contact must be a host name ({HOST_NAME_RULE})"
+        )
+    return name
+
+
+def _name_server_name(text: str) -> str:
+    name = dns_name_text(text)
+    if not is_host_name(name):
+        raise ValueError(f"{text!r} is not a host name ({HOST_NAME_RULE}), which BIND requires in NS records")
+    return name
+
+
+HostAddress = Annotated[str, AfterValidator(_host_address)]
+AclEntry = Annotated[str, AfterValidator(_acl_entry)]
+LoginName = Annotated[str, AfterValidator(_login_name)]
+LocalPath = Annotated[str, AfterValidator(_local_path)]
 TTL = Annotated[int, Field(ge=0, le=2_147_483_647)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: TOML has types, so "22" is a string and never silently a port.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, str_strip_whitespace=True)
 
 
 class SSHSettings(_Model):
     """Defaults for every host; each host may override user, port and key."""
 
-    user: str = Field(default="root", pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    user: LoginName = "root"
     port: Port = 22
-    key: str | None = None
-    known_hosts: str = "~/.ssh/known_hosts"
+    key: LocalPath | None = None
+    known_hosts: LocalPath = "~/.ssh/known_hosts"
     connect_timeout: float = Field(default=10.0, gt=0, le=300)
     command_timeout: float = Field(default=300.0, gt=0, le=3600)
 
 
 class _Host(_Model):
-    address: IPAddress
-    ssh_host: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.:_-]{1,253}$")
-    user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    address: HostAddress
+    ssh_host: Annotated[str, AfterValidator(_ssh_host)] | None = None
+    user: LoginName | None = None
     port: Port | None = None
-    key: str | None = None
+    key: LocalPath | None = None
 
 
 class Server(_Host):
     layout: Literal["debian", "rhel"] | None = None
     # The name this server has in NS records; see Inventory.nameserver().
-    nameserver: str | None = None
-
-    @field_validator("nameserver")
-    @classmethod
-    def _nameserver(cls, value: str | None) -> str | None:
-        return None if value is None else dns_name_text(value)
+    nameserver: Annotated[str, AfterValidator(_name_server_name)] | None = None
 
 
 class Client(_Host):
-    connection: str | None = Field(default=None, pattern=_CONNECTION.pattern)
+    connection: Annotated[str, AfterValidator(_connection_name)] | None = None
+
+
+# Checked inside pydantic's core, without a Python call per record: large zones load fast.
+_RECORD_TYPE = StringConstraints(to_upper=True, pattern=f"(?i)^(?:{'|'.join(RECORD_TYPES)})$")
 
 
 class Record(_Model):
     name: str
-    type: Literal[RECORD_TYPES]  # type: ignore[valid-type]
+    type: Annotated[str, _RECORD_TYPE]
     value: str
     ttl: TTL | None = None
-
-    @field_validator("type", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
 
 
 class Zone(_Model):
@@ -145,34 +209,8 @@ class Zone(_Model):
     ttl: TTL = 3600
     allow_query: list[AclEntry] = ["any"]
     # SOA RNAME, as an e-mail address or a DNS name; default hostmaster@<zone>.
-    contact: str | None = None
+    contact: Annotated[str, AfterValidator(_mailbox)] | None = None
     records: list[Record] = []
-
-    @field_validator("contact")
-    @classmethod
-    def _contact(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if "@" in value:
-            local, _, domain = value.partition("@")
-            if "." in local:
-                raise ValueError("the part before @ cannot contain a dot in an SOA contact")
-            return dns_name_text(f"{local}.{domain}")
-        return dns_name_text(value)
-
-
-@dataclass(frozen=True)
-class ResolvedRecord:
-    """A validated record: absolute owner (lower case, no final dot) and canonical value.
-
-    The value is presentation text with absolute names, as dnspython shows an answer,
-    so verification compares strings and rendering writes them as they are.
-    """
-
-    owner: str
-    type: str
-    value: str
-    ttl: int | None
 
 
 class Inventory(_Model):
@@ -180,7 +218,7 @@ class Inventory(_Model):
     servers: dict[str, Server] = {}
     clients: dict[str, Client] = {}
     zones: dict[str, Zone] = {}
-    # Filled once at load by _check_references: each zone's records, validated.
+    # Filled once at load: each zone's records, validated.
     _resolved: dict[str, list[ResolvedRecord]] = PrivateAttr(default_factory=dict)
 
     def records(self, zone: str) -> list[ResolvedRecord]:
@@ -217,7 +255,7 @@ class Inventory(_Model):
         ]
 
     def nameserver(self, server: str) -> str:
-        """The server's name in NS records.
+        """The server's name in NS records, lower case.
 
         Explicit ``nameserver`` wins; otherwise ``<server>.<first forward zone it
         carries>``, so a reverse zone's NS points at the same name as the forward
@@ -228,11 +266,14 @@ class Inventory(_Model):
             return configured
         carried = self.zones_of(server)
         forward = [zone for zone in carried if not zone.endswith(".arpa")]
-        return f"{server}.{(forward or carried or ['invalid'])[0]}"
+        return f"{server}.{(forward or carried or ['invalid'])[0]}".lower()
+
+
+# --- loading ------------------------------------------------------------------------
 
 
 def load_inventory(path: str | Path) -> Inventory:
-    """Read and validate the inventory, or raise InventoryError naming the field."""
+    """Read and validate the inventory, or raise InventoryError naming every problem."""
     path = Path(path)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -246,24 +287,95 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 def parse_inventory(raw: dict[str, Any], source: str = "inventory") -> Inventory:
-    _check_keys(raw)
+    """Validate a parsed inventory; raise InventoryError with every problem, one per line."""
+    problems = _Problems(source)
+    if isinstance(raw, dict) and not raw.get("servers") and not raw.get("zones"):
+        problems.add(
+            (), "the inventory is empty: it has no servers and no zones (see inventory.example.toml)"
+        )
+    canonical = _checked_keys(raw, problems)
     try:
-        inventory = Inventory.model_validate(raw)
+        inventory = Inventory.model_validate(canonical)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InventoryError(f"{source}: {format_path(first['loc'])}: {_clean(first['msg'])}") from None
-    try:
-        _check_references(inventory)
-    except _FieldError as exc:
-        raise InventoryError(f"{source}: {exc.path}: {exc.message}") from None
+        errors = exc.errors(include_url=False)
+        for error in errors:
+            problems.add(error["loc"], _describe(error))
+        # Check the rest too, so one run shows every problem.
+        part, record_indexes, unchecked = _valid_part(canonical, errors)
+        if part is not None:
+            _check_semantics(part, problems, record_indexes, unchecked)
+        problems.raise_all(raw)
+    _check_semantics(inventory, problems, {}, set())
+    if problems.found:
+        problems.raise_all(raw)
     return inventory
 
 
-class _FieldError(Exception):
-    def __init__(self, path: tuple[Any, ...], message: str) -> None:
-        super().__init__(message)
-        self.path = format_path(path)
-        self.message = message
+def _check_semantics(
+    inventory: Inventory,
+    problems: _Problems,
+    record_indexes: dict[str, list[int]],
+    unchecked: set[tuple[str, ...]],
+) -> None:
+    _check_hosts(inventory, problems)
+    _check_zones(inventory, problems, record_indexes, unchecked)
+
+
+@dataclass
+class _Problems:
+    """Every problem found, each at its field's path; reported in the file's order."""
+
+    source: str
+    found: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
+    # The key as written in the file, for zone keys dnsctl normalised.
+    written_zone_key: dict[str, str] = field(default_factory=dict)
+
+    def add(self, loc: tuple[Any, ...] | list[Any], message: str) -> None:
+        self.found.append((tuple(loc), message))
+
+    def raise_all(self, raw: Any) -> NoReturn:
+        """Raise InventoryError with every problem, in the order of the file as written."""
+        order = _FileOrder(raw if isinstance(raw, dict) else {})
+        written = sorted(
+            ((self._as_written(loc), message) for loc, message in self.found), key=lambda p: order.key(p[0])
+        )
+        lines = [
+            f"{self.source}: {format_path(loc)}: {message}" if loc else f"{self.source}: {message}"
+            for loc, message in written
+        ]
+        shown = lines[:SHOWN_PROBLEMS]
+        if len(lines) > SHOWN_PROBLEMS:
+            shown.append(f"{self.source}: ... and {len(lines) - SHOWN_PROBLEMS} more problems")
+        raise InventoryError("\n".join(shown), problems=lines)
+
+    def _as_written(self, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+        if len(loc) > 1 and loc[0] == "zones":
+            return ("zones", self.written_zone_key.get(loc[1], loc[1]), *loc[2:])
+        return loc
+
+
+class _FileOrder:
+    """Sort key of a field path: the position of each of its parts in the inventory."""
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self.positions: dict[int, dict[str, int]] = {}
+
+    def key(self, loc: tuple[Any, ...]) -> tuple[int, ...]:
+        node: Any = self.raw
+        key = []
+        for part in loc:
+            if isinstance(node, dict):
+                positions = self.positions.setdefault(id(node), {name: i for i, name in enumerate(node)})
+                key.append(positions.get(part, len(positions)))
+                node = node.get(part)
+            elif isinstance(node, list) and isinstance(part, int):
+                key.append(part)
+                node = node[part] if part < len(node) else None
+            else:
+                key.append(0)
+                node = None
+        return tuple(key)
 
 
 def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -274,175 +386,240 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
             text += f"[{part}]"
         elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
             text += f".{part}" if text else str(part)
-        else:
-            quoted = str(part).replace("\\", "\\\\").replace('"', '\\"')
-            text += f'."{quoted}"' if text else f'"{quoted}"'
+        else:  # as TOML would quote it, control characters escaped: the line stays one line
+            quoted = json.dumps(str(part), ensure_ascii=False)
+            text += f".{quoted}" if text else quoted
     return text or "(top level)"
 
 
-def _clean(message: str) -> str:
-    return message.removeprefix("Value error, ")
+_TOML_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (str, "a string"),
+    (int, "an integer"),
+    (float, "a float"),
+    (list, "an array"),
+    (dict, "a table"),
+)
+_EXPECTED = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 
-def _check_keys(raw: dict[str, Any]) -> None:
-    """Table names are identifiers that end up in config and commands: check them first."""
+def _describe(error: dict[str, Any]) -> str:
+    """One pydantic error as an administrator reads it: what is wanted, what was given."""
+    kind, given = error["type"], error.get("input")
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, not {_shown(given)}"
+    if kind == "missing":
+        return "missing (required)"
+    if kind == "extra_forbidden":
+        return _unknown_key(error["loc"])
+    if kind == "literal_error":
+        return f"must be one of {error['ctx']['expected']}, not {_shown(given)}"
+    if kind == "string_pattern_mismatch" and error["ctx"]["pattern"] == _RECORD_TYPE.pattern:
+        return f"must be one of {', '.join(RECORD_TYPES)}, not {_shown(given)}"
+    if kind in _BOUNDS:
+        limit = next(iter(error["ctx"].values()))
+        return f"must be {_BOUNDS[kind]} {limit}, not {given!r}"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    return f"{error['msg']}, not {_shown(given)}"
+
+
+def _shown(value: Any) -> str:
+    kind = next((name for python, name in _TOML_TYPES if isinstance(value, python)), "a date or time")
+    if isinstance(value, (dict, list)):
+        return kind
+    return f"{kind} {value!r}" if isinstance(value, str) else f"{kind} ({value!r})"
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[_Model] | None:
+    """The model whose field loc names (loc without its last part)."""
+    shapes: dict[tuple[Any, ...], type[_Model]] = {
+        (): Inventory,
+        ("ssh",): SSHSettings,
+        ("servers", "*"): Server,
+        ("clients", "*"): Client,
+        ("zones", "*"): Zone,
+        ("zones", "*", "records", "#"): Record,
+    }
+    shape = tuple("#" if isinstance(part, int) else "*" if i % 2 else part for i, part in enumerate(loc))
+    return shapes.get(shape)
+
+
+def _unknown_key(loc: tuple[Any, ...]) -> str:
+    model = _model_at(tuple(loc[:-1]))
+    if model is None:
+        return "unknown key"
+    allowed = list(model.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key ({hint}allowed: {', '.join(allowed)})"
+
+
+_HOST_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,62}")
+
+
+def _checked_keys(raw: Any, problems: _Problems) -> dict[str, Any]:
+    """Table names end up in config and commands: check them; return raw with canonical zone keys.
+
+    The caller's dict is not changed; zones keep their order (it decides default NS names).
+    """
     if not isinstance(raw, dict):
-        return
-    for section, check in (("servers", _HOST_KEY), ("clients", _HOST_KEY)):
+        problems.add((), "the inventory must be a TOML table")
+        return {}
+    raw = dict(raw)
+    seen_hosts: dict[str, tuple[str, str]] = {}
+    for section in ("servers", "clients"):
         table = raw.get(section)
-        if isinstance(table, dict):
-            for key in table:
-                if not check.match(key):
-                    raise InventoryError(
-                        f"{format_path((section, key))}: name must be letters, digits, "
-                        "'-' or '_' (at most 63)"
-                    )
+        if not isinstance(table, dict):
+            continue
+        for key in table:
+            if not _HOST_KEY.fullmatch(key):
+                problems.add(
+                    (section, key),
+                    "name must be letters, digits, '-' or '_' (at most 63), starting with a letter or digit",
+                )
+            other = seen_hosts.setdefault(key.lower(), (section, key))
+            if other != (section, key):
+                problems.add((section, key), f"same name as {format_path(other)} (host names ignore case)")
     zones = raw.get("zones")
     if isinstance(zones, dict):
-        for key in list(zones):
+        canonical_zones: dict[str, Any] = {}
+        for key, body in zones.items():
             try:
                 canonical = dns_name_text(key)
             except ValueError as exc:
-                raise InventoryError(f"{format_path(('zones', key))}: {exc}") from None
-            if canonical != key:
-                if canonical in zones:
-                    raise InventoryError(f"{format_path(('zones', key))}: zone listed twice")
-                zones[canonical] = zones.pop(key)
+                problems.add(("zones", key), str(exc))
+                continue
+            if canonical in canonical_zones:
+                first = problems.written_zone_key.get(canonical, canonical)
+                problems.add(("zones", key), f"zone listed twice (also as {format_path(('zones', first))})")
+                continue
+            problems.written_zone_key[canonical] = key
+            canonical_zones[canonical] = body
+        raw["zones"] = canonical_zones
+    return raw
 
 
-def _check_references(inventory: Inventory) -> None:
-    hosts: dict[str, tuple[str, ...]] = {}
+def _valid_part(
+    raw: dict[str, Any], errors: list[dict[str, Any]]
+) -> tuple[Inventory | None, dict[str, list[int]], set[tuple[str, ...]]]:
+    """The inventory without what pydantic refused, so the remaining checks still run on the rest.
+
+    Returns it (None if even that fails), the original index of each kept record per
+    zone, and what was dropped: a host or zone (section, name), or a section (section,),
+    whose references must not be reported as unknown.
+    """
+    dropped: set[tuple[str, ...]] = set()
+    bad_records: dict[str, set[int]] = {}
+    for error in errors:
+        loc = error["loc"]
+        if len(loc) >= 4 and loc[0] == "zones" and loc[2] == "records" and isinstance(loc[3], int):
+            bad_records.setdefault(loc[1], set()).add(loc[3])
+        elif len(loc) >= 2 and loc[0] in ("servers", "clients", "zones"):
+            dropped.add((loc[0], loc[1]))
+        elif loc:
+            dropped.add((loc[0],))
+    pruned: dict[str, Any] = {key: value for key, value in raw.items() if (key,) not in dropped}
+    for section in ("servers", "clients", "zones"):
+        if isinstance(pruned.get(section), dict):
+            pruned[section] = {
+                name: body for name, body in pruned[section].items() if (section, name) not in dropped
+            }
+    record_indexes: dict[str, list[int]] = {}
+    for zone_name, bad in bad_records.items():
+        if zone_name not in pruned.get("zones", {}):
+            continue
+        body = dict(pruned["zones"][zone_name])
+        records = body["records"]
+        record_indexes[zone_name] = [i for i in range(len(records)) if i not in bad]
+        body["records"] = [records[i] for i in record_indexes[zone_name]]
+        pruned["zones"][zone_name] = body
+    try:
+        return Inventory.model_validate(pruned), record_indexes, dropped
+    except ValidationError:
+        return None, {}, dropped
+
+
+# --- servers, clients and their references -------------------------------------------
+
+
+def _check_hosts(inventory: Inventory, problems: _Problems) -> None:
+    owners: dict[str, tuple[str, str]] = {}
     for section, table in (("servers", inventory.servers), ("clients", inventory.clients)):
         for name, host in table.items():
-            if name in {key[1] for key in hosts.values()}:
-                raise _FieldError((section, name), "name used for both a server and a client")
-            if host.address in hosts:
-                other = format_path(hosts[host.address])
-                raise _FieldError((section, name, "address"), f"{host.address} is already used by {other}")
-            hosts[host.address] = (section, name)
+            other = owners.setdefault(host.address, (section, name))
+            if other != (section, name):
+                problems.add(
+                    (section, name, "address"), f"{host.address} is already used by {format_path(other)}"
+                )
 
+    carrying = {server for zone in inventory.zones.values() for server in (zone.primary, *zone.secondaries)}
+    for name, server in inventory.servers.items():
+        if server.nameserver is None and name in carrying:
+            ns_name = inventory.nameserver(name)
+            if len(ns_name) > 253 or not is_host_name(ns_name):
+                problems.add(
+                    ("servers", name),
+                    f"its NS name {ns_name} (<server>.<first forward zone>) is not a host name "
+                    f"({HOST_NAME_RULE}), which BIND requires in NS and SOA records: set nameserver",
+                )
+
+
+def _check_zones(
+    inventory: Inventory,
+    problems: _Problems,
+    record_indexes: dict[str, list[int]],
+    unchecked: set[tuple[str, ...]],
+) -> None:
+    def known_server(name: str) -> bool:
+        return name in inventory.servers or ("servers", name) in unchecked or ("servers",) in unchecked
+
+    indexes: dict[str, ZoneIndex] = {}
     for zone_name, zone in inventory.zones.items():
         where = ("zones", zone_name)
-        if zone.primary not in inventory.servers:
-            raise _FieldError((*where, "primary"), f"unknown server {zone.primary!r}")
+        if not known_server(zone.primary):
+            problems.add((*where, "primary"), f"unknown server {zone.primary!r}")
         seen: set[str] = set()
         for index, secondary in enumerate(zone.secondaries):
-            if secondary not in inventory.servers:
-                raise _FieldError((*where, "secondaries", index), f"unknown server {secondary!r}")
-            if secondary == zone.primary:
-                raise _FieldError(
-                    (*where, "secondaries", index),
-                    f"{secondary!r} is already the zone's primary",
-                )
-            if secondary in seen:
-                raise _FieldError((*where, "secondaries", index), f"{secondary!r} listed twice")
+            if not known_server(secondary):
+                problems.add((*where, "secondaries", index), f"unknown server {secondary!r}")
+            elif secondary == zone.primary:
+                problems.add((*where, "secondaries", index), f"{secondary!r} is already the zone's primary")
+            elif secondary in seen:
+                problems.add((*where, "secondaries", index), f"{secondary!r} listed twice")
             seen.add(secondary)
-        inventory._resolved[zone_name] = _check_records(inventory, zone_name, zone)
-
-
-def _check_records(inventory: Inventory, zone_name: str, zone: Zone) -> list[ResolvedRecord]:
-    types_at: dict[str, set[str]] = {zone_name: {"SOA", "NS"}}
-    first_index: dict[str, int] = {}
-    seen: set[tuple[str, str, str]] = set()
-    resolved = []
-    for index, record in enumerate(zone.records):
-        path = ("zones", zone_name, "records", index)
-        owner = _record_owner(record.name, zone_name, path)
-        value = _record_value(record, zone_name, path)
-        key = (owner, record.type, value)
-        if key in seen:
-            raise _FieldError(path, f"duplicate record {record.name} {record.type} {record.value}")
-        seen.add(key)
-        types = types_at.setdefault(owner, set())
-        if (record.type == "CNAME" and types) or ("CNAME" in types):
-            raise _FieldError(
-                (*path, "name"), f"CNAME at {owner}. cannot stand beside other data at the same name"
+        if zone.contact is None and (len(zone_name) > 242 or not is_host_name(zone_name)):
+            problems.add(
+                where,
+                f"the default SOA contact hostmaster.{zone_name} is not a mailbox BIND accepts "
+                f"(the zone name must be a host name of at most 242 characters: {HOST_NAME_RULE}): "
+                "set contact",
             )
-        types.add(record.type)
-        first_index.setdefault(owner, index)
-        resolved.append(ResolvedRecord(owner, record.type, value, record.ttl))
-
-    for server in (zone.primary, *zone.secondaries):
-        ns_name = inventory.nameserver(server)
-        if "CNAME" in types_at.get(ns_name, set()):
-            raise _FieldError(
-                ("zones", zone_name, "records", first_index[ns_name], "name"),
-                f"{ns_name}. is the name server {server!r} and cannot be a CNAME",
-            )
-    return resolved
-
-
-def in_zone(name: str, zone: str) -> bool:
-    return name == zone or name.endswith("." + zone)
+        positions = record_indexes.get(zone_name, range(len(zone.records)))
+        servers = [
+            ZoneServer(name, inventory.nameserver(name), inventory.servers[name].address, path)
+            for name, path in _server_fields(zone_name, zone)
+            if name in inventory.servers
+        ]
+        indexes[zone_name] = check_zone(zone_name, zone.records, positions, zone.ttl, servers, problems.add)
+        inventory._resolved[zone_name] = indexes[zone_name].resolved
+    carried = {name for zone in inventory.zones.values() for name in (zone.primary, *zone.secondaries)}
+    ns_names = {name: inventory.nameserver(name) for name in inventory.servers if name in carried}
+    check_targets(indexes, ns_names, problems.add)
 
 
-def _record_owner(name: str, zone: str, path: tuple[Any, ...]) -> str:
-    """The absolute owner name of a record name ("@", relative, or absolute with a dot)."""
-    if name == "@":
-        return zone
-    try:
-        owner = dns_name_text(name if name.endswith(".") else f"{name}.{zone}", allow_wildcard=True)
-    except ValueError as exc:
-        raise _FieldError((*path, "name"), str(exc)) from None
-    if not in_zone(owner, zone):
-        raise _FieldError((*path, "name"), f"{name!r} is outside the zone {zone}")
-    return owner
-
-
-def _record_value(record: Record, zone: str, path: tuple[Any, ...]) -> str:
-    """Parse a record's value the way named will; return its canonical text."""
-    if record.type == "A":
-        try:  # the C parser: ten times faster than ipaddress on large zones
-            return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, record.value))
-        except OSError:
-            raise _FieldError((*path, "value"), f"{record.value!r} is not an IPv4 address") from None
-    if record.type == "TXT":
-        if not record.value or not re.fullmatch(r"[^\x00-\x1f\x7f]*", record.value):
-            raise _FieldError((*path, "value"), "TXT text must be non-empty, without control characters")
-        return txt_presentation(record.value)
-    if not _SAFE_VALUE.match(record.value):
-        raise _FieldError(
-            (*path, "value"),
-            f"{record.value!r} is not a valid {record.type} value "
-            "(letters, digits, '.', '-', '_', ':', '*' and spaces only)",
-        )
-    origin = dns.name.from_text(zone)
-    try:
-        rdata = dns.rdata.from_text(
-            dns.rdataclass.IN, dns.rdatatype.from_text(record.type), record.value, origin=origin
-        )
-    except (dns.exception.DNSException, ValueError) as exc:
-        reason = str(exc) or exc.__class__.__name__
-        raise _FieldError(
-            (*path, "value"), f"{record.value!r} is not a valid {record.type} value: {reason}"
-        ) from None
-    for target in _names_in(rdata):
-        try:
-            dns_name_text(target.derelativize(origin).to_text(), allow_wildcard=False)
-        except ValueError as exc:
-            raise _FieldError((*path, "value"), str(exc)) from None
-    return rdata.to_text(origin=origin, relativize=False)
-
-
-def _names_in(rdata: dns.rdata.Rdata) -> list[dns.name.Name]:
-    names = []
-    for attribute in ("target", "exchange"):
-        value = getattr(rdata, attribute, None)
-        if isinstance(value, dns.name.Name) and value != dns.name.root:
-            names.append(value)
-    return names
-
-
-def txt_presentation(text: str) -> str:
-    """Quote free text as TXT character-strings of at most 255 octets each."""
-    data = text.encode("utf-8")
-    chunks = [data[i : i + 255] for i in range(0, len(data), 255)]
-    return " ".join('"' + "".join(_txt_char(byte) for byte in chunk) + '"' for chunk in chunks)
-
-
-def _txt_char(byte: int) -> str:
-    if byte in (0x22, 0x5C):  # " and \
-        return "\\" + chr(byte)
-    if 0x20 <= byte < 0x7F:
-        return chr(byte)
-    return f"\\{byte:03d}"
+def _server_fields(zone_name: str, zone: Zone) -> list[tuple[str, tuple[Any, ...]]]:
+    """The zone's servers, each with the field that names it first."""
+    fields: dict[str, tuple[Any, ...]] = {zone.primary: ("zones", zone_name, "primary")}
+    for i, name in enumerate(zone.secondaries):
+        fields.setdefault(name, ("zones", zone_name, "secondaries", i))
+    return list(fields.items())

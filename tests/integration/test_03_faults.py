@@ -134,13 +134,23 @@ def assert_untouched(the_lab, before: dict[str, str], old_serial: int) -> None:
     assert serial(NS2, "faults.test") is not None  # it may still be catching up by NOTIFY
 
 
+STRICTER_CHECKZONE = "#!/bin/sh\necho 'zone faults.test/IN: refused by local policy' >&2\nexit 1\n"
+
+
 def test_zone_rejected_by_named_checkzone(the_lab, faults, tmp_path):
-    # The inventory accepts an apex NS whose in-zone name has no address; BIND does not.
-    inventory = with_record(the_lab, faults, tmp_path, "@", "NS", "ns9.faults.test.")
+    # The inventory refuses every zone it knows named would; a host whose
+    # named-checkzone is stricter still (another BIND, a local wrapper) gets exit 4.
+    inventory = with_record(the_lab, faults, tmp_path, "strict", "A", "198.51.100.79")
     before = {"ns1": state(the_lab, "ns1")}
     old = serial(NS1, "faults.test")
-    with Prober(NS1, "faults.test") as prober:
-        result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+    install = "cat > /run/named-checkzone && chmod 755 /run/named-checkzone"
+    the_lab.exec("ns1", "sh", "-c", install, input=STRICTER_CHECKZONE)
+    the_lab.exec("ns1", "mount", "--bind", "/run/named-checkzone", "/usr/bin/named-checkzone")
+    try:
+        with Prober(NS1, "faults.test") as prober:
+            result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
+    finally:
+        the_lab.exec("ns1", "umount", "/usr/bin/named-checkzone")
     assert result.returncode == 4, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and "named-checkzone" in result.stderr
     assert prober.asked > 5 and prober.misses == []
