@@ -1,0 +1,515 @@
+"""Simulated hosts built on the fakes: a BIND server and a NetworkManager client.
+
+Each step of a run (preflight, stage, activate, reload, roll back...) declares, in
+order, the commands dnsctl runs for it on the host, and answers them as such a host
+would: from its in-memory files and its state (is named running, what firewalld
+allows, what named serves, which is what FakeDns answers). A test lists the steps of
+the run it expects and replaces the one it breaks with its own expectation.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+import re
+from typing import Any
+
+import pytest
+
+from dnsctl import apply, facts, render
+from dnsctl.models import Inventory
+from dnsctl.ops.session import Options, Session
+from dnsctl.platform import DEBIAN, RHEL, Layout
+from dnsctl.remote import Result
+from dnsctl.report import Report
+
+from .fakes import Call, FakeConnection, FakeDns, FakeFleet, exactly, prefix, script
+from .test_facts import DEBIAN_RELEASE, RHEL_RELEASE
+
+# /etc/bind as Debian 12's bind9 package installs it.
+DEBIAN_FILES = {
+    "/etc/bind/named.conf": (
+        "// This is the primary configuration file for the BIND DNS server named.\n"
+        "//\n"
+        "// Please read /usr/share/doc/bind9/README.Debian for information on the\n"
+        "// structure of BIND configuration files in Debian, *BEFORE* you customize\n"
+        "// this configuration file.\n"
+        "//\n"
+        "// If you are just adding zones, please do that in /etc/bind/named.conf.local\n"
+        "\n"
+        'include "/etc/bind/named.conf.options";\n'
+        'include "/etc/bind/named.conf.local";\n'
+        'include "/etc/bind/named.conf.default-zones";\n'
+    ),
+    "/etc/bind/named.conf.options": (
+        "options {\n"
+        '\tdirectory "/var/cache/bind";\n'
+        "\n"
+        "\t// If there is a firewall between you and nameservers you want\n"
+        "\t// to talk to, you may need to fix the firewall to allow multiple\n"
+        "\t// ports to talk.  See http://www.kb.cert.org/vuls/id/800113\n"
+        "\n"
+        "\tdnssec-validation auto;\n"
+        "\n"
+        "\tlisten-on-v6 { any; };\n"
+        "};\n"
+    ),
+    "/etc/bind/named.conf.local": (
+        "//\n"
+        "// Do any local configuration here\n"
+        "//\n"
+        "\n"
+        "// Consider adding the 1918 zones here, if they are not used in your\n"
+        "// organization\n"
+        '//include "/etc/bind/zones.rfc1918";\n'
+        "\n"
+    ),
+}
+
+# /etc/named.conf as a fresh `dnf install bind` leaves it (trimmed).
+RHEL_FILES = {
+    "/etc/named.conf": (
+        "//\n"
+        "// named.conf\n"
+        "//\n"
+        "options {\n"
+        "\tlisten-on port 53 { 127.0.0.1; };\n"
+        "\tlisten-on-v6 port 53 { ::1; };\n"
+        '\tdirectory \t"/var/named";\n'
+        '\tdump-file \t"/var/named/data/cache_dump.db";\n'
+        "\tallow-query     { localhost; };\n"
+        "\trecursion yes;\n"
+        "\tdnssec-validation yes;\n"
+        "};\n"
+        "\n"
+        'zone "." IN {\n'
+        "\ttype hint;\n"
+        '\tfile "named.ca";\n'
+        "};\n"
+        "\n"
+        'include "/etc/named.rfc1912.zones";\n'
+        'include "/etc/named.root.key";\n'
+    ),
+}
+
+TOOLS = ("named", "named-checkconf", "named-checkzone", "rndc", "firewall-cmd", "nmcli", "systemctl")
+_STANZA_FIELDS = re.compile(
+    r'type (master|slave);.*?file "([^"]+)";(?:.*?masters \{ ([^;]+); \})?', re.DOTALL
+)
+
+
+def ok(call: Call, stdout: str = "") -> Result:
+    return Result(str(call), stdout, "", 0)
+
+
+def failed(call: Call, stderr: str, status: int = 1) -> Result:
+    return Result(str(call), "", stderr, status)
+
+
+class BindServer:
+    """A name server: its files, named, firewalld, and what it answers by DNS."""
+
+    def __init__(
+        self,
+        host: FakeConnection,
+        dns: FakeDns,
+        address: str,
+        *,
+        layout: Layout = DEBIAN,
+        files: dict[str, str] | None = None,
+        named_active: bool = True,
+        firewall: str = "running",  # or "absent", "not running"
+        dns_open: bool = False,
+        installed: bool = True,
+    ) -> None:
+        self.host, self.dns, self.address, self.layout = host, dns, address, layout
+        self.os_release = RHEL_RELEASE if layout is RHEL else DEBIAN_RELEASE
+        self.installed = installed
+        self.named_active = named_active and installed
+        self.firewall = firewall
+        self.runtime_dns = self.permanent_dns = dns_open
+        self.checkconf_error: str | None = None  # named-checkconf's complaint about today's files
+        if installed:
+            defaults = RHEL_FILES if layout is RHEL else DEBIAN_FILES
+            host.files.update(defaults if files is None else files)
+            host.dirs.update({layout.directory, layout.primary_dir})
+        if self.named_active:
+            self.load()
+
+    # --- the host's behaviour -------------------------------------------------------------
+
+    def load(self) -> None:
+        """named (re)reads its configuration: serve each zone dnsctl's file declares."""
+        for zone in self.dns.zones(self.address):
+            self.dns.unserve(self.address, zone)
+        managed = self.host.files.get(self.layout.managed_conf)
+        for zone, stanza in render.parse_managed(managed).items():
+            match = _STANZA_FIELDS.search(stanza)
+            assert match, stanza
+            kind, path, primary = match.groups()
+            if kind == "master":
+                serial = render.zone_serial(self.host.files.get(path))
+            else:  # a transfer from the primary, when it serves the zone
+                serial = self.dns.soa(primary, zone).serial
+                if serial is not None:
+                    self.host.files[path] = f"; {zone} transferred from {primary}, serial {serial}\n"
+            if serial is not None:
+                self.dns.serve(self.address, zone, serial)
+
+    def stop_named(self) -> None:
+        self.named_active = False
+        for zone in self.dns.zones(self.address):
+            self.dns.unserve(self.address, zone)
+        self.dns.down[self.address] = "refused (port unreachable)"
+
+    def start_named(self) -> None:
+        self.named_active = True
+        self.dns.down.pop(self.address, None)
+        self.load()
+
+    def _facts(self, call: Call) -> Result:
+        tools = TOOLS if self.installed else ("firewall-cmd", "nmcli", "systemctl")
+        firewall = [f"state={self.firewall}"]
+        if self.firewall == "running":
+            allowed = ["ssh"]
+            firewall += [
+                "zone=public",
+                "runtime=" + " ".join(allowed + ["dns"] * self.runtime_dns),
+                "permanent=" + " ".join(allowed + ["dns"] * self.permanent_dns),
+            ]
+        text = (
+            f"@@os-release\n{self.os_release}@@tools\n"
+            + "".join(f"{tool}\n" for tool in tools)
+            + f"@@named\n{'active' if self.named_active else 'inactive'}\n@@firewall\n"
+            + "".join(f"{line}\n" for line in firewall)
+        )
+        return ok(call, text)
+
+    def _read_files(self, call: Call) -> Result:
+        lines = []
+        for path in call.words[4:]:
+            text = self.host.files.get(path)
+            if text is None:
+                lines.append(f"-{path}")
+            else:
+                lines += [f"+{path}", base64.b64encode(text.encode()).decode()]
+        return ok(call, "".join(f"{line}\n" for line in lines))
+
+    def _existing(self, call: Call) -> Result:
+        status = f"{self.checkconf_error}\nstatus=1" if self.checkconf_error else "status=0"
+        journals = [path for path in call.words[4:] if f"{path}.jnl" in self.host.files]
+        return ok(call, f"@@checkconf\n{status}\n@@journals\n" + "".join(f"{p}\n" for p in journals))
+
+    def _missing_dirs(self, call: Call) -> Result:
+        return ok(call, "".join(f"{d}\n" for d in call.words[4:] if d not in self.host.dirs))
+
+    def _make_dir(self, call: Call) -> Result:
+        self.host.dirs.add(call.words[-1])
+        return ok(call)
+
+    def _checkzone(self, call: Call) -> Result:
+        zone, path = call.words[1], call.words[2]
+        serial = render.zone_serial(self.host.files.get(path))
+        if serial is None:
+            return failed(call, f"zone {zone}/IN: loading from master file {path} failed: file not found")
+        return ok(call, f"zone {zone}/IN: loaded serial {serial}\nOK\n")
+
+    def _remove(self, call: Call) -> Result:
+        for path in call.words[3:]:
+            self.host.files.pop(path, None)
+        return ok(call)
+
+    def _activate(self, call: Call, fail_at: int | None) -> Result:
+        backup, targets = call.words[4], call.words[5:]
+        moved = []
+        for index, target in enumerate(targets):
+            staged = target + apply.STAGED
+            if index == fail_at or staged not in self.host.files:
+                error = f"mv: cannot move '{staged}' to '{target}': Read-only file system"
+                return Result(str(call), "".join(f"{p}\n" for p in moved), error, 1)
+            if target in self.host.files:
+                self.host.files[backup + target] = self.host.files[target]
+            self.host.files[target] = self.host.files.pop(staged)
+            moved.append(target)
+        return ok(call, "".join(f"{p}\n" for p in moved))
+
+    def _roll_back(self, call: Call) -> Result:
+        backup, targets = call.words[4], call.words[5:]
+        for target in targets:
+            staged = target + apply.STAGED
+            if staged in self.host.files:
+                self.host.files[target] = self.host.files.pop(staged)
+            elif backup + target in self.host.files:
+                self.host.files[target] = self.host.files[backup + target]
+            else:
+                self.host.files.pop(target, None)
+        return ok(call)
+
+    def _rndc_reload(self, call: Call, loads: bool, fails: bool) -> Result:
+        if fails:
+            return failed(call, "rndc: 'reload' failed: failure")
+        if loads:
+            self.load()
+        return ok(call, "server reload successful\n")
+
+    def _service(self, call: Call, fails: str | None = None) -> Result:
+        if fails:
+            return failed(call, fails)
+        action = call.words[1]
+        if action in ("start", "restart"):
+            self.start_named()
+        elif action == "stop":
+            self.stop_named()
+        return ok(call)
+
+    def _add_dns(self, call: Call) -> Result:
+        if "--permanent" in call.words:
+            self.permanent_dns = True
+        else:
+            self.runtime_dns = True
+        return ok(call, "success\n")
+
+    def _install(self, call: Call) -> Result:
+        self.installed = True
+        self.host.files.update(RHEL_FILES if self.layout is RHEL else DEBIAN_FILES)
+        self.host.dirs.update({self.layout.directory, self.layout.primary_dir})
+        if self.layout is DEBIAN:  # Debian's package starts named; RHEL's leaves it stopped
+            self.start_named()
+        return ok(call)
+
+    # --- the steps of a run, in the order dnsctl runs them ------------------------------------
+
+    def preflight(self, *, secondary: bool = False, facts_only: bool | None = None) -> None:
+        """gather(): facts, the files, does named accept today's files, (secondaries) missing dirs.
+
+        facts_only (default: BIND is not installed yet): gather stops after the facts.
+        """
+        self.host.expect(script(facts.HOST_SCRIPT), respond=self._facts)
+        if not self.installed if facts_only is None else facts_only:
+            return
+        self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self._read_files)
+        self.host.expect(script(facts.EXISTING_SCRIPT), respond=self._existing)
+        if secondary:
+            self.host.expect(script(facts.MISSING_DIRS_SCRIPT), respond=self._missing_dirs)
+
+    def install(self) -> None:
+        self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self._install)
+
+    def stage(self, zones: tuple[str, ...] = (), *, create_dir: bool = False) -> None:
+        """prepare() and stage(): directories, named-checkzone per zone, named-checkconf, clean up."""
+        if create_dir:
+            self.host.expect(prefix("install", "-d"), respond=self._make_dir)
+        for zone in zones:
+            self.host.expect(prefix("named-checkzone", zone), respond=self._checkzone)
+        self.host.expect(exactly("named-checkconf", "-z", self.layout.named_conf + apply.CHECK))
+        self.remove_files()
+
+    def remove_files(self) -> None:
+        """`rm -f` of staged or check copies (clean-up after staging, or discarding it)."""
+        self.host.expect(prefix("rm", "-f", "--"), respond=self._remove)
+
+    def activate(self, *, fail_at: int | None = None) -> None:
+        """Back up and move the staged files; fail_at: the index of the file whose mv fails."""
+        self.host.expect(
+            script(apply.ACTIVATE_SCRIPT), respond=lambda call: self._activate(call, fail_at)
+        )
+
+    def reload(self, *, loads: bool = True, fails: bool = False, starts: bool = False) -> None:
+        """named takes the change: `rndc reload`, or (starts) enable and start it when it was not running.
+
+        loads=False: named answers the reload but keeps serving the old zone.
+        """
+        if not starts:
+            self.host.expect(
+                exactly("rndc", "reload"), respond=lambda call: self._rndc_reload(call, loads, fails)
+            )
+        else:
+            self.host.expect(exactly("systemctl", "enable", self.layout.service), respond=self._service)
+            self.host.expect(exactly("systemctl", "start", self.layout.service), respond=self._service)
+
+    def open_firewall(self) -> None:
+        self.host.expect(
+            exactly("firewall-cmd", "--zone=public", "--add-service=dns"), respond=self._add_dns
+        )
+        self.host.expect(
+            exactly("firewall-cmd", "--permanent", "--zone=public", "--add-service=dns"),
+            respond=self._add_dns,
+        )
+
+    def roll_back(self, *, reload_fails: bool = False) -> None:
+        """What is still staged is removed, then apply.rollback(): old files back, then reload
+        (restart when the reload fails)."""
+        self.remove_files()
+        self.host.expect(script(apply.ROLLBACK_SCRIPT), respond=self._roll_back)
+        self.host.expect(
+            exactly("rndc", "reload"), respond=lambda call: self._rndc_reload(call, True, reload_fails)
+        )
+        if reload_fails:
+            self.host.expect(exactly("systemctl", "restart", self.layout.service), respond=self._service)
+
+    def transferred(self, zone: str) -> None:
+        """add-slave checks that named wrote the transferred zone to disk."""
+        path = self.layout.secondary_file(zone)
+        self.host.expect(
+            exactly("test", "-s", path),
+            respond=lambda call: ok(call) if self.host.files.get(path) else failed(call, "", 1),
+        )
+
+    def staged_leftovers(self) -> list[str]:
+        return sorted(p for p in self.host.files if p.endswith((apply.STAGED, apply.CHECK)))
+
+
+class NmClient:
+    """A NetworkManager client: one connection's DNS settings, resolv.conf, and its resolver."""
+
+    def __init__(
+        self,
+        host: FakeConnection,
+        dns: FakeDns,
+        *,
+        connection: str = "lab",
+        servers: tuple[str, ...] = (),
+        ignore_auto_dns: str = "no",
+        options: tuple[str, ...] = (),
+        addresses: dict[str, set[str]] | None = None,  # what each name resolves to, when served
+    ) -> None:
+        self.host, self.dns, self.connection = host, dns, connection
+        self.settings = {
+            "ipv4.dns": " ".join(servers),
+            "ipv4.ignore-auto-dns": ignore_auto_dns,
+            "ipv4.dns-options": ",".join(options),
+        }
+        self.active = dict(self.settings)  # what the running connection uses
+        self.addresses = addresses or {}
+        self.resolv_conf_writable = True
+        self.write_resolv_conf()
+
+    def write_resolv_conf(self) -> None:
+        servers = self.active["ipv4.dns"].split()
+        options = self.active["ipv4.dns-options"].replace(",", " ")
+        self.host.files["/etc/resolv.conf"] = (
+            "# Generated by NetworkManager\n"
+            + "".join(f"nameserver {server}\n" for server in servers)
+            + (f"options {options}\n" if options else "")
+        )
+
+    def nameservers(self) -> list[str]:
+        return facts.parse_resolv_servers(self.host.files.get("/etc/resolv.conf", ""))
+
+    def answering(self, fqdn: str) -> str | None:
+        """The first server in resolv.conf that answers for the zone holding fqdn."""
+        for server in self.nameservers():
+            served = self.dns.zones(server) if server not in self.dns.down else {}
+            if any(fqdn == zone or fqdn.endswith("." + zone) for zone in served):
+                return server
+        return None
+
+    def _read(self, call: Call) -> Result:
+        dns = ",".join(self.settings["ipv4.dns"].split())
+        options = self.settings["ipv4.dns-options"].replace(":", "\\:")
+        return ok(
+            call,
+            f"@@connection\n{self.connection}\n@@settings\n{dns}\n"
+            f"{self.settings['ipv4.ignore-auto-dns']}\n{options}\n",
+        )
+
+    def _modify(self, call: Call) -> Result:
+        pairs = call.words[4:]
+        for key, value in zip(pairs[::2], pairs[1::2], strict=True):
+            self.settings[key] = value
+        return ok(call)
+
+    def _up(self, call: Call, fails: bool) -> Result:
+        if fails:
+            return failed(
+                call, "Error: Connection activation failed: IP configuration could not be reserved", 4
+            )
+        self.active = dict(self.settings)
+        if self.resolv_conf_writable:
+            self.write_resolv_conf()
+        return ok(call, "Connection successfully activated\n")
+
+    def _getent(self, call: Call) -> Result:
+        fqdn = call.words[2]
+        server = self.answering(fqdn)
+        if server is None or fqdn not in self.addresses:
+            return failed(call, "", 2)
+        return ok(call, "".join(f"{address}  STREAM {fqdn}\n" for address in sorted(self.addresses[fqdn])))
+
+    def _dig(self, call: Call) -> Result:
+        server = self.answering(call.words[-2])
+        if server is None:
+            return ok(call, ";; communications error: timed out\n")
+        return ok(call, f";; SERVER: {server}#53({server}) (UDP)\n")
+
+    # --- the steps of a run --------------------------------------------------------------------
+
+    def read(self) -> None:
+        self.host.expect(script(facts.NM_READ_SCRIPT), respond=self._read)
+
+    def set_dns(self, *, up_fails: bool = False) -> None:
+        """`nmcli connection modify` then `nmcli connection up`."""
+        self.host.expect(prefix("nmcli", "connection", "modify", self.connection), respond=self._modify)
+        self.host.expect(
+            exactly("nmcli", "connection", "up", self.connection),
+            respond=lambda call: self._up(call, up_fails),
+        )
+
+    def resolve(self, fqdn: str, rdtype: str = "A") -> None:
+        database = "ahostsv6" if rdtype == "AAAA" else "ahostsv4"
+        self.host.expect(exactly("getent", database, fqdn), respond=self._getent)
+
+    def dig(self, fqdn: str, rdtype: str = "A") -> None:
+        self.host.expect(
+            exactly("dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype), respond=self._dig
+        )
+
+
+def configured_files(
+    inventory: Inventory, wants: dict[str, str], serial: int, layout: Layout = DEBIAN
+) -> dict[str, str]:
+    """The files of a server dnsctl already set up from inventory (zone -> role), zones at serial."""
+    base = RHEL_FILES if layout is RHEL else DEBIAN_FILES
+    files = dict(base)
+    stanzas = {}
+    for zone, role in wants.items():
+        if role == "primary":
+            files[layout.primary_file(zone)] = render.render_zone(inventory, zone, serial)
+            stanzas[zone] = render.primary_stanza(inventory, zone, layout)
+        else:
+            stanzas[zone] = render.secondary_stanza(inventory, zone, layout)
+    files[layout.managed_conf] = render.render_managed(stanzas)
+    files[layout.include_parent] = render.ensure_include(files[layout.include_parent], layout.managed_conf)
+    return files
+
+
+TODAY = dt.date(2026, 11, 25)
+
+
+class Scene:
+    """One test's world: the fake fleet, the DNS table, the inventory, and sessions on them."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, inventory: Inventory) -> None:
+        self.fleet = FakeFleet()
+        self.dns = FakeDns().install(monkeypatch)
+        self.inventory = inventory
+        self.out = io.StringIO()
+
+    def server(self, name: str, **state: Any) -> BindServer:
+        host = self.fleet.host(name)
+        return BindServer(host, self.dns, self.inventory.servers[name].address, **state)
+
+    def client(self, name: str, **state: Any) -> NmClient:
+        return NmClient(self.fleet.host(name), self.dns, **state)
+
+    def session(self, command: str = "test", **options: Any) -> Session:
+        """A fresh run (as a new dnsctl process would start) on the same hosts."""
+        self.fleet.close()
+        self.out = io.StringIO()
+        report = Report(command, out=self.out)
+        return Session(self.inventory, report, self.fleet, Options(today=lambda: TODAY, **options))
+
+    @property
+    def output(self) -> str:
+        return self.out.getvalue()
