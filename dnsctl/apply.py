@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import dns.serial
 
@@ -161,7 +161,8 @@ def activate(connection: Connection, activation: Activation) -> None:
         moved = set(result.stdout.split())
         activation.moved = [change for change in plan.changes if change.path in moved]
         if not result.ok:
-            raise CommandFailed(plan.server, result)
+            # stdout lists the files moved so far; why the next one failed is on stderr.
+            raise CommandFailed(plan.server, replace(result, stdout=""))
     reload(connection, plan)
 
 
