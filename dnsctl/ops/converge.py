@@ -189,9 +189,8 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
 
             fleet.each([name for name in group if name in busy], activate)
     except BaseException as exc:
-        for name in busy:
-            if name not in {activation.plan.server for activation in activations}:
-                apply.discard(fleet[name], plans[name])
+        for name in busy:  # what is still staged, also on a host whose activation stopped half-way
+            apply.discard(fleet[name], plans[name])
         roll_back(session, activations, exc)
 
 
@@ -232,6 +231,8 @@ def roll_back(session: Session, activations: list[apply.Activation], cause: Base
 
 def _confirm_restored(session: Session, activation: apply.Activation) -> None:
     host_plan = activation.plan
+    if not host_plan.facts.named_active:
+        return  # named served nothing before and is stopped again: there is no old serial to see
     for zone in host_plan.expect_serials:
         old = render.zone_serial(host_plan.current.get(host_plan.layout.primary_file(zone)))
         expected = activation.restored_serials.get(zone, old)
