@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from dnsctl import facts, verify
-from dnsctl.errors import PreconditionError, RemoteError, UsageError, VerifyError
+from dnsctl.errors import DnsctlError, PreconditionError, RemoteError, RollbackFailed, UsageError, VerifyError
 from dnsctl.models import dns_name_text, in_zone
 from dnsctl.ops.clients import address_records, getent, sample_name
 from dnsctl.ops.session import Session
@@ -133,7 +133,10 @@ def failover_test(
                 problems.append(f"secondary {server} does not serve {zone_name} ({verify.describe(direct)})")
     finally:
         with report.step(zone.primary, "bring the primary back"):
-            _restore_primary(primary_conn, mode)
+            try:
+                _restore_primary(primary_conn, mode)
+            except DnsctlError as exc:
+                raise RollbackFailed(f"could not bring the primary back: {exc}; {SAFETY_NET[mode]}") from None
             back = verify.wait_for_serial(primary.address, zone_name, answer.serial, session.options.timeout)
             if not back.ok:
                 raise VerifyError(
@@ -160,6 +163,12 @@ def _phase(report: Report, client: str, label: str, fqdn: str, result: Resolutio
 # host itself brings the primary back after this long.
 SAFETY_SECONDS = 300
 SAFETY_UNIT = "dnsctl-failover-restore"
+SAFETY_NET = {
+    "stop": f"its dead man's switch, the systemd timer {SAFETY_UNIT}, runs `systemctl start named` "
+    f"{SAFETY_SECONDS // 60} minutes after the test began",
+    "drop": f"its dead man's switch removes the firewalld drop rule {SAFETY_SECONDS // 60} minutes "
+    "after the test began",
+}
 
 
 def _break_primary(connection: Connection, mode: str) -> None:
