@@ -137,7 +137,7 @@ class BindServer:
         if self.named_active:
             self.load()
 
-    # --- the host's behaviour -------------------------------------------------------------
+    # --- what the host does: named and its state, and its answer to each command (responders) ---
 
     def load(self) -> None:
         """named (re)reads its configuration: serve each zone dnsctl's file declares."""
@@ -168,7 +168,7 @@ class BindServer:
         self.dns.down.pop(self.address, None)
         self.load()
 
-    def _facts(self, call: Call) -> Result:
+    def on_facts(self, call: Call) -> Result:
         tools = TOOLS if self.installed else ("firewall-cmd", "nmcli", "systemctl")
         firewall = [f"state={self.firewall}"]
         if self.firewall == "running":
@@ -186,7 +186,7 @@ class BindServer:
         )
         return ok(call, text)
 
-    def _read_files(self, call: Call) -> Result:
+    def on_read_files(self, call: Call) -> Result:
         lines = []
         for path in call.words[4:]:
             text = self.host.files.get(path)
@@ -196,31 +196,31 @@ class BindServer:
                 lines += [f"+{path}", base64.b64encode(text.encode()).decode()]
         return ok(call, "".join(f"{line}\n" for line in lines))
 
-    def _existing(self, call: Call) -> Result:
+    def on_existing(self, call: Call) -> Result:
         status = f"{self.checkconf_error}\nstatus=1" if self.checkconf_error else "status=0"
         journals = [path for path in call.words[4:] if f"{path}.jnl" in self.host.files]
         return ok(call, f"@@checkconf\n{status}\n@@journals\n" + "".join(f"{p}\n" for p in journals))
 
-    def _missing_dirs(self, call: Call) -> Result:
+    def on_missing_dirs(self, call: Call) -> Result:
         return ok(call, "".join(f"{d}\n" for d in call.words[4:] if d not in self.host.dirs))
 
-    def _make_dir(self, call: Call) -> Result:
+    def on_make_dir(self, call: Call) -> Result:
         self.host.dirs.add(call.words[-1])
         return ok(call)
 
-    def _checkzone(self, call: Call) -> Result:
+    def on_checkzone(self, call: Call) -> Result:
         zone, path = call.words[1], call.words[2]
         serial = render.zone_serial(self.host.files.get(path))
         if serial is None:
             return failed(call, f"zone {zone}/IN: loading from master file {path} failed: file not found")
         return ok(call, f"zone {zone}/IN: loaded serial {serial}\nOK\n")
 
-    def _remove(self, call: Call) -> Result:
+    def on_remove(self, call: Call) -> Result:
         for path in call.words[3:]:
             self.host.files.pop(path, None)
         return ok(call)
 
-    def _activate(self, call: Call, fail_at: int | None) -> Result:
+    def on_activate(self, call: Call, fail_at: int | None) -> Result:
         backup, targets = call.words[4], call.words[5:]
         moved = []
         for index, target in enumerate(targets):
@@ -234,7 +234,7 @@ class BindServer:
             moved.append(target)
         return ok(call, "".join(f"{p}\n" for p in moved))
 
-    def _roll_back(self, call: Call) -> Result:
+    def on_roll_back(self, call: Call) -> Result:
         backup, targets = call.words[4], call.words[5:]
         for target in targets:
             staged = target + apply.STAGED
@@ -246,16 +246,14 @@ class BindServer:
                 self.host.files.pop(target, None)
         return ok(call)
 
-    def _rndc_reload(self, call: Call, loads: bool, fails: bool) -> Result:
+    def on_rndc_reload(self, call: Call, loads: bool, fails: bool) -> Result:
         if fails:
             return failed(call, "rndc: 'reload' failed: failure")
         if loads:
             self.load()
         return ok(call, "server reload successful\n")
 
-    def _service(self, call: Call, fails: str | None = None) -> Result:
-        if fails:
-            return failed(call, fails)
+    def on_service(self, call: Call) -> Result:
         action = call.words[1]
         if action in ("start", "restart"):
             self.start_named()
@@ -263,14 +261,14 @@ class BindServer:
             self.stop_named()
         return ok(call)
 
-    def _add_dns(self, call: Call) -> Result:
+    def on_add_dns(self, call: Call) -> Result:
         if "--permanent" in call.words:
             self.permanent_dns = True
         else:
             self.runtime_dns = True
         return ok(call, "success\n")
 
-    def _install(self, call: Call) -> Result:
+    def on_install(self, call: Call) -> Result:
         self.installed = True
         self.host.files.update(RHEL_FILES if self.layout is RHEL else DEBIAN_FILES)
         self.host.dirs.update({self.layout.directory, self.layout.primary_dir})
@@ -285,34 +283,34 @@ class BindServer:
 
         facts_only (default: BIND is not installed yet): gather stops after the facts.
         """
-        self.host.expect(script(facts.HOST_SCRIPT), respond=self._facts)
+        self.host.expect(script(facts.HOST_SCRIPT), respond=self.on_facts)
         if not self.installed if facts_only is None else facts_only:
             return
-        self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self._read_files)
-        self.host.expect(script(facts.EXISTING_SCRIPT), respond=self._existing)
+        self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
+        self.host.expect(script(facts.EXISTING_SCRIPT), respond=self.on_existing)
         if secondary:
-            self.host.expect(script(facts.MISSING_DIRS_SCRIPT), respond=self._missing_dirs)
+            self.host.expect(script(facts.MISSING_DIRS_SCRIPT), respond=self.on_missing_dirs)
 
     def install(self) -> None:
-        self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self._install)
+        self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self.on_install)
 
     def stage(self, zones: tuple[str, ...] = (), *, create_dir: bool = False) -> None:
         """prepare() and stage(): directories, named-checkzone per zone, named-checkconf, clean up."""
         if create_dir:
-            self.host.expect(prefix("install", "-d"), respond=self._make_dir)
+            self.host.expect(prefix("install", "-d"), respond=self.on_make_dir)
         for zone in zones:
-            self.host.expect(prefix("named-checkzone", zone), respond=self._checkzone)
+            self.host.expect(prefix("named-checkzone", zone), respond=self.on_checkzone)
         self.host.expect(exactly("named-checkconf", "-z", self.layout.named_conf + apply.CHECK))
         self.remove_files()
 
     def remove_files(self) -> None:
         """`rm -f` of staged or check copies (clean-up after staging, or discarding it)."""
-        self.host.expect(prefix("rm", "-f", "--"), respond=self._remove)
+        self.host.expect(prefix("rm", "-f", "--"), respond=self.on_remove)
 
     def activate(self, *, fail_at: int | None = None) -> None:
         """Back up and move the staged files; fail_at: the index of the file whose mv fails."""
         self.host.expect(
-            script(apply.ACTIVATE_SCRIPT), respond=lambda call: self._activate(call, fail_at)
+            script(apply.ACTIVATE_SCRIPT), respond=lambda call: self.on_activate(call, fail_at)
         )
 
     def reload(self, *, loads: bool = True, fails: bool = False, starts: bool = False) -> None:
@@ -322,31 +320,31 @@ class BindServer:
         """
         if not starts:
             self.host.expect(
-                exactly("rndc", "reload"), respond=lambda call: self._rndc_reload(call, loads, fails)
+                exactly("rndc", "reload"), respond=lambda call: self.on_rndc_reload(call, loads, fails)
             )
         else:
-            self.host.expect(exactly("systemctl", "enable", self.layout.service), respond=self._service)
-            self.host.expect(exactly("systemctl", "start", self.layout.service), respond=self._service)
+            self.host.expect(exactly("systemctl", "enable", self.layout.service), respond=self.on_service)
+            self.host.expect(exactly("systemctl", "start", self.layout.service), respond=self.on_service)
 
     def open_firewall(self) -> None:
         self.host.expect(
-            exactly("firewall-cmd", "--zone=public", "--add-service=dns"), respond=self._add_dns
+            exactly("firewall-cmd", "--zone=public", "--add-service=dns"), respond=self.on_add_dns
         )
         self.host.expect(
             exactly("firewall-cmd", "--permanent", "--zone=public", "--add-service=dns"),
-            respond=self._add_dns,
+            respond=self.on_add_dns,
         )
 
     def roll_back(self, *, reload_fails: bool = False) -> None:
         """What is still staged is removed, then apply.rollback(): old files back, then reload
         (restart when the reload fails)."""
         self.remove_files()
-        self.host.expect(script(apply.ROLLBACK_SCRIPT), respond=self._roll_back)
+        self.host.expect(script(apply.ROLLBACK_SCRIPT), respond=self.on_roll_back)
         self.host.expect(
-            exactly("rndc", "reload"), respond=lambda call: self._rndc_reload(call, True, reload_fails)
+            exactly("rndc", "reload"), respond=lambda call: self.on_rndc_reload(call, True, reload_fails)
         )
         if reload_fails:
-            self.host.expect(exactly("systemctl", "restart", self.layout.service), respond=self._service)
+            self.host.expect(exactly("systemctl", "restart", self.layout.service), respond=self.on_service)
 
     def transferred(self, zone: str) -> None:
         """add-slave checks that named wrote the transferred zone to disk."""
@@ -405,7 +403,7 @@ class NmClient:
                 return server
         return None
 
-    def _read(self, call: Call) -> Result:
+    def on_read(self, call: Call) -> Result:
         dns = ",".join(self.settings["ipv4.dns"].split())
         options = self.settings["ipv4.dns-options"].replace(":", "\\:")
         return ok(
@@ -414,13 +412,13 @@ class NmClient:
             f"{self.settings['ipv4.ignore-auto-dns']}\n{options}\n",
         )
 
-    def _modify(self, call: Call) -> Result:
+    def on_modify(self, call: Call) -> Result:
         pairs = call.words[4:]
         for key, value in zip(pairs[::2], pairs[1::2], strict=True):
             self.settings[key] = value
         return ok(call)
 
-    def _up(self, call: Call, fails: bool) -> Result:
+    def on_up(self, call: Call, fails: bool) -> Result:
         if fails:
             return failed(
                 call, "Error: Connection activation failed: IP configuration could not be reserved", 4
@@ -430,14 +428,14 @@ class NmClient:
             self.write_resolv_conf()
         return ok(call, "Connection successfully activated\n")
 
-    def _getent(self, call: Call) -> Result:
+    def on_getent(self, call: Call) -> Result:
         fqdn = call.words[2]
         server = self.answering(fqdn)
         if server is None or fqdn not in self.addresses:
             return failed(call, "", 2)
         return ok(call, "".join(f"{address}  STREAM {fqdn}\n" for address in sorted(self.addresses[fqdn])))
 
-    def _dig(self, call: Call) -> Result:
+    def on_dig(self, call: Call) -> Result:
         server = self.answering(call.words[-2])
         if server is None:
             return ok(call, ";; communications error: timed out\n")
@@ -446,23 +444,23 @@ class NmClient:
     # --- the steps of a run --------------------------------------------------------------------
 
     def read(self) -> None:
-        self.host.expect(script(facts.NM_READ_SCRIPT), respond=self._read)
+        self.host.expect(script(facts.NM_READ_SCRIPT), respond=self.on_read)
 
     def set_dns(self, *, up_fails: bool = False) -> None:
         """`nmcli connection modify` then `nmcli connection up`."""
-        self.host.expect(prefix("nmcli", "connection", "modify", self.connection), respond=self._modify)
+        self.host.expect(prefix("nmcli", "connection", "modify", self.connection), respond=self.on_modify)
         self.host.expect(
             exactly("nmcli", "connection", "up", self.connection),
-            respond=lambda call: self._up(call, up_fails),
+            respond=lambda call: self.on_up(call, up_fails),
         )
 
     def resolve(self, fqdn: str, rdtype: str = "A") -> None:
         database = "ahostsv6" if rdtype == "AAAA" else "ahostsv4"
-        self.host.expect(exactly("getent", database, fqdn), respond=self._getent)
+        self.host.expect(exactly("getent", database, fqdn), respond=self.on_getent)
 
     def dig(self, fqdn: str, rdtype: str = "A") -> None:
         self.host.expect(
-            exactly("dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype), respond=self._dig
+            exactly("dig", "+time=2", "+tries=1", "+nocomments", fqdn, rdtype), respond=self.on_dig
         )
 
 

@@ -160,11 +160,11 @@ def test_ctrl_c_while_the_connection_comes_up_rolls_back(scene):
     client = fresh_client(scene)
     before = dict(client.settings)
     client.read()
-    client.host.expect(prefix("nmcli", "connection", "modify", "lab"), respond=client._modify)
+    client.host.expect(prefix("nmcli", "connection", "modify", "lab"), respond=client.on_modify)
 
     def up_and_ctrl_c(call):
         interrupt.request()
-        return client._up(call, fails=False)
+        return client.on_up(call, fails=False)
 
     client.host.expect(exactly("nmcli", "connection", "up", "lab"), respond=up_and_ctrl_c)
     client.set_dns()
@@ -199,7 +199,7 @@ def test_restore_that_does_not_take_is_rollback_failed(scene):
     # The old settings are given, but NetworkManager keeps the new ones (e.g. a profile it
     # cannot write, read-only /etc/NetworkManager).
     client.host.expect(prefix("nmcli", "connection", "modify", "lab"))
-    client.host.expect(exactly("nmcli", "connection", "up", "lab"), respond=lambda c: client._up(c, False))
+    client.host.expect(exactly("nmcli", "connection", "up", "lab"), respond=lambda c: client.on_up(c, False))
     client.read()
 
     with pytest.raises(RollbackFailed, match=rf"DNS is {NS1} {NS2}, expected \(none\)"):

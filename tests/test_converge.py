@@ -202,7 +202,7 @@ def test_restart_instead_of_reload(scene):
     ns1.preflight()
     ns1.stage((ZONE,))
     ns1.activate()
-    ns1.host.expect(exactly("systemctl", "restart", "named"), respond=ns1._service)
+    ns1.host.expect(exactly("systemctl", "restart", "named"), respond=ns1.on_service)
 
     init_primary(scene.session(restart=True), ZONE)
 
@@ -324,7 +324,7 @@ def test_stopped_firewalld_is_a_precondition(scene):
 def test_unknown_os_family_is_a_precondition(scene):
     ns1 = scene.server("ns1")
     ns1.os_release = "ID=alpine\n"
-    ns1.host.expect(script(facts.HOST_SCRIPT), respond=ns1._facts)
+    ns1.host.expect(script(facts.HOST_SCRIPT), respond=ns1.on_facts)
     with pytest.raises(PreconditionError, match=r"set servers\.ns1\.layout"):
         init_primary(scene.session(), ZONE)
 
@@ -447,7 +447,7 @@ def test_rollback_that_does_not_bring_the_old_serial_back_fails(scene):
     ns1.activate()
     ns1.reload(loads=False)
     ns1.remove_files()
-    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1._roll_back)
+    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)
     ns1.reload(loads=False)
 
     with pytest.raises(RollbackFailed, match=f"is not back to its old content at serial {TODAY_SERIAL + 1}"):
@@ -463,8 +463,8 @@ def test_a_named_that_was_not_running_is_stopped_again_on_rollback(scene):
     ns1.host.expect(exactly("systemctl", "enable", "named"))
     ns1.host.expect(exactly("systemctl", "start", "named"))  # "started", but named exits at once
     ns1.remove_files()
-    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1._roll_back)
-    ns1.host.expect(exactly("systemctl", "stop", "named"), respond=ns1._service)
+    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)
+    ns1.host.expect(exactly("systemctl", "stop", "named"), respond=ns1.on_service)
 
     # Nothing was served before, so there is no old serial to prove: the host is as it was.
     with pytest.raises(RolledBack, match=f"does not serve {ZONE} serial {TODAY_SERIAL}"):
@@ -490,7 +490,7 @@ def ctrl_c_during(respond):
 def test_ctrl_c_before_activation_leaves_nothing(scene):
     ns1, files = older_primary(scene)
     ns1.preflight()
-    ns1.host.expect(prefix("named-checkzone", ZONE), respond=ctrl_c_during(ns1._checkzone))
+    ns1.host.expect(prefix("named-checkzone", ZONE), respond=ctrl_c_during(ns1.on_checkzone))
     ns1.remove_files()  # the staged files
     ns1.remove_files()  # the check copies
     ns1.remove_files()  # converge discards every host's staged files
@@ -510,7 +510,7 @@ def test_ctrl_c_before_activation_leaves_nothing(scene):
 def test_ctrl_c_during_the_last_check_leaves_no_check_copies(scene):
     ns1, files = older_primary(scene)
     ns1.preflight()
-    ns1.host.expect(prefix("named-checkzone", ZONE), respond=ns1._checkzone)
+    ns1.host.expect(prefix("named-checkzone", ZONE), respond=ns1.on_checkzone)
     ns1.host.expect(prefix("named-checkconf", "-z"), respond=ctrl_c_during(lambda call: None))
     ns1.remove_files()
     ns1.remove_files()
@@ -527,7 +527,7 @@ def test_ctrl_c_after_activation_rolls_back(scene):
     ns1.preflight()
     ns1.stage((ZONE,))
     ns1.activate()
-    reload_and_ctrl_c = ctrl_c_during(lambda call: ns1._rndc_reload(call, True, False))
+    reload_and_ctrl_c = ctrl_c_during(lambda call: ns1.on_rndc_reload(call, True, False))
     ns1.host.expect(exactly("rndc", "reload"), respond=reload_and_ctrl_c)
     ns1.roll_back()
 

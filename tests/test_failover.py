@@ -53,11 +53,11 @@ def stop_named(ns1: BindServer) -> None:
     """A stale dead man's switch is cleared, a new one armed, then named stopped."""
     ns1.host.expect(exactly("systemctl", "stop", TIMER), stderr=f"Unit {TIMER} not loaded.\n", status=5)
     ns1.host.expect(prefix("systemd-run", f"--unit={SAFETY_UNIT}", "--on-active=300", "systemctl", "start"))
-    ns1.host.expect(exactly("systemctl", "stop", "named"), respond=ns1._service)
+    ns1.host.expect(exactly("systemctl", "stop", "named"), respond=ns1.on_service)
 
 
 def start_named(ns1: BindServer) -> None:
-    ns1.host.expect(exactly("systemctl", "start", "named"), respond=ns1._service)
+    ns1.host.expect(exactly("systemctl", "start", "named"), respond=ns1.on_service)
     ns1.host.expect(exactly("systemctl", "stop", TIMER))
 
 
@@ -71,10 +71,10 @@ def drop_dns(ns1: BindServer, scene: Scene) -> None:
 
 
 def allow_dns(ns1: BindServer, scene: Scene) -> None:
-    ns1.host.expect(
-        exactly("firewall-cmd", f"--remove-rich-rule={DROP_RULE}"),
-        respond=lambda call: scene.dns.down.pop(NS1, None) and None,
-    )
+    def remove_rule(call):
+        del scene.dns.down[NS1]
+
+    ns1.host.expect(exactly("firewall-cmd", f"--remove-rich-rule={DROP_RULE}"), respond=remove_rule)
 
 
 def test_failover_with_named_stopped(scene, lab):
@@ -133,7 +133,7 @@ def test_ctrl_c_during_the_test_brings_the_primary_back(scene, lab):
 
     def getent_and_ctrl_c(call):
         interrupt.request()
-        return client._getent(call)
+        return client.on_getent(call)
 
     client.host.expect(exactly("getent", "ahostsv4", PC1), respond=getent_and_ctrl_c)
     start_named(ns1)
