@@ -343,4 +343,9 @@ class FakeDns:
         monkeypatch.setattr(verify, "soa", self.soa)
         monkeypatch.setattr(verify, "wait_for_serial", self.wait_for_serial)
         monkeypatch.setattr(verify, "check_records", self.check_records)
+        monkeypatch.setattr(verify, "ask", _no_real_query)
         return self
+
+
+def _no_real_query(server: str, name: object, rdtype: str, timeout: float = 2.0) -> None:
+    pytest.fail(f"a real DNS query ({name} {rdtype} to {server}) in a test that fakes DNS")

@@ -111,3 +111,5 @@ def test_fake_dns_replaces_every_query(monkeypatch):
     problem = "pc1.example.com. A: expected x, got y"
     fake.problems["198.51.100.10", "example.com"] = [problem]
     assert verify.check_records(None, "example.com", "198.51.100.10") == [problem]
+    with pytest.raises(pytest.fail.Exception, match="a real DNS query"):
+        verify.ask("198.51.100.10", "example.com", "SOA")
