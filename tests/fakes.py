@@ -124,7 +124,7 @@ class FakeConnection:
         self.dirs: set[str] = set()
         self.calls: list[Call] = []
         self.writes: list[str] = []  # paths given to put(), in order
-        self.locks: list[str] = []
+        self.locks: list[str] = []  # who took the host's dnsctl lock
         self.lock_error: BaseException | None = None
         self.connect_error: BaseException | None = None
         self.write_error: Callable[[str], str | None] = lambda path: None  # path -> why a write fails
@@ -209,10 +209,10 @@ class FakeConnection:
         interrupt.checkpoint()
         return self.files.get(path)
 
-    def lock(self, path: str, holder: str) -> None:
+    def lock(self, holder: str) -> None:
         if self.lock_error is not None:
             raise self.lock_error
-        self.locks.append(path)
+        self.locks.append(holder)
 
     def connect(self) -> FakeConnection:
         if self.connect_error is not None:
