@@ -127,6 +127,8 @@ class FakeConnection:
         self.locks: list[str] = []  # who took the host's dnsctl lock
         self.lock_error: BaseException | None = None
         self.connect_error: BaseException | None = None
+        self.reconnect_error: BaseException | None = None  # why reconnecting fails, if it does
+        self.reconnects = 0
         self.write_error: Callable[[str], str | None] = lambda path: None  # path -> why a write fails
         self.unexpected: list[str] = []
         self._expected: list[Expectation] = []
@@ -170,15 +172,29 @@ class FakeConnection:
         check: bool = True,
         input: str | bytes | None = None,
         timeout: float | None = None,
+        reconnect: bool = False,
     ) -> Result:
         interrupt.checkpoint()  # as the real one: a Ctrl-C takes effect before the next command
         call = Call(self.name, argv if isinstance(argv, str) else tuple(argv), input, check)
-        self.calls.append(call)
-        expectation = self._match(call)
-        result = expectation.answer(call)
+        try:
+            result = self._answer(call)
+        except ConnectionDropped:
+            if not reconnect:
+                raise
+            self.reconnect()  # then the command runs again: the test declares it twice
+            result = self._answer(call)
         if check and not result.ok:
             raise CommandFailed(self.name, result)
         return result
+
+    def _answer(self, call: Call) -> Result:
+        self.calls.append(call)
+        return self._match(call).answer(call)
+
+    def reconnect(self) -> None:
+        if self.reconnect_error is not None:
+            raise self.reconnect_error
+        self.reconnects += 1
 
     def _match(self, call: Call) -> Expectation:
         pending = [e for e in self._expected if not e.ran]
@@ -195,7 +211,14 @@ class FakeConnection:
         pytest.fail(message)  # a BaseException, so dnsctl's `except Exception` cannot hide it
 
     def put(
-        self, path: str, content: str | bytes, *, mode: int = 0o644, owner: str = "root", group: str = "root"
+        self,
+        path: str,
+        content: str | bytes,
+        *,
+        mode: int = 0o644,
+        owner: str = "root",
+        group: str = "root",
+        reconnect: bool = False,
     ) -> None:
         interrupt.checkpoint()
         why = self.write_error(path)
@@ -205,7 +228,7 @@ class FakeConnection:
         self.files[path] = content.decode() if isinstance(content, bytes) else content
         self.writes.append(path)
 
-    def get(self, path: str) -> str | None:
+    def get(self, path: str, *, reconnect: bool = False) -> str | None:
         interrupt.checkpoint()
         return self.files.get(path)
 
@@ -295,9 +318,13 @@ class FakeFleet:
             host.verify()
 
 
-def dropped(host: str, command: str) -> RemoteError:
-    """The error remote.Connection raises when the SSH connection dies during a command."""
-    return RemoteError(f"{host}: SSH failed during `{command}`: Socket is closed")
+class ConnectionDropped(RemoteError):
+    """The SSH connection died during a command: run(reconnect=True) reconnects and runs it again."""
+
+
+def dropped(host: str, command: str) -> ConnectionDropped:
+    """What remote.Connection raises when the SSH connection dies during a command."""
+    return ConnectionDropped(f"{host}: SSH failed during `{command}`: Socket is closed")
 
 
 # --- DNS -------------------------------------------------------------------------------------

@@ -62,6 +62,21 @@ def test_standing_commands_may_run_any_time_and_raises_and_responders_work():
     host.verify()
 
 
+def test_a_dropped_connection_is_retried_only_where_dnsctl_asks_to_reconnect():
+    host = FakeFleet().host("ns1")
+    host.expect(["rndc", "reload"], raises=dropped("ns1", "rndc reload"))
+    host.expect(["rndc", "reload"], "server reload successful\n")
+    assert host.run(["rndc", "reload"], reconnect=True).ok and host.reconnects == 1
+    host.expect(["rndc", "reload"], raises=dropped("ns1", "rndc reload"))
+    with pytest.raises(RemoteError, match="Socket is closed"):
+        host.run(["rndc", "reload"])
+    host.expect(["rndc", "reload"], raises=dropped("ns1", "rndc reload"))
+    host.reconnect_error = RemoteError("ns1: unreachable on port 22: timed out")
+    with pytest.raises(RemoteError, match="unreachable"):
+        host.run(["rndc", "reload"], reconnect=True)
+    host.verify()
+
+
 def test_files_and_a_pending_ctrl_c():
     host = FakeFleet().host("client1", {"/etc/resolv.conf": "nameserver 198.51.100.10\n"})
     host.put("/etc/x", b"bytes")
