@@ -196,7 +196,8 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
 
 def _confirm_serials(session: Session, host_plan: HostPlan) -> None:
     for zone, serial in host_plan.expect_serials.items():
-        answer = verify.wait_for_serial(host_plan.address, zone, serial, session.options.timeout)
+        with session.report.waiting(host_plan.server, f"wait for {zone} serial {serial}"):
+            answer = verify.wait_for_serial(host_plan.address, zone, serial, session.options.timeout)
         if not (answer.ok and answer.serial == serial):
             raise VerifyError(
                 f"{host_plan.server}: named does not serve {zone} serial {serial} after the change "

@@ -86,7 +86,8 @@ def failover_test(
             f"{zone.primary}: does not answer {zone_name} before the test ({verify.describe(answer)}); "
             "run init-primary first"
         )
-    before = _resolve_on(session.fleet[client], fqdn, rdtype)
+    with report.waiting(client, f"before: resolve {fqdn}"):
+        before = _resolve_on(session.fleet[client], fqdn, rdtype)
     _phase(report, client, "before: resolve", fqdn, before)
     if not expected:
         expected = before.values
@@ -103,7 +104,8 @@ def failover_test(
     try:
         with report.step(zone.primary, f"make primary unavailable ({mode})"):
             _break_primary(primary_conn, mode)
-        gone = verify.soa(primary.address, zone_name, timeout=1.0)
+        with report.waiting(zone.primary, "primary stopped answering"):
+            gone = verify.soa(primary.address, zone_name, timeout=1.0)
         report.add(
             zone.primary,
             "primary stopped answering",
@@ -112,7 +114,8 @@ def failover_test(
         )
         if gone.serial is not None:
             problems.append("the primary still answers")
-        during = _resolve_on(session.fleet[client], fqdn, rdtype)
+        with report.waiting(client, f"during: resolve {fqdn}"):
+            during = _resolve_on(session.fleet[client], fqdn, rdtype)
         good = during.values == expected and during.server in secondaries
         _phase(report, client, "during: resolve", fqdn, during, good)
         if not good:

@@ -57,7 +57,8 @@ class Session:
 
     def connect(self, names: Sequence[str]) -> dict[str, Connection]:
         started = time.monotonic()
-        connections = self.fleet.connect([self.target(name) for name in names])
+        with self.report.waiting(",".join(names), "ssh connect"):
+            connections = self.fleet.connect([self.target(name) for name in names])
         self.report.add(",".join(names), "ssh connect", seconds=time.monotonic() - started)
         return connections
 
