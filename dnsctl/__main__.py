@@ -1,3 +1,5 @@
-from dnsctl.cli import main
+"""`python -m dnsctl`: the same program as the `dnsctl` command."""
 
-main()
+from dnsctl.cli import PROG_NAME, main
+
+main(prog_name=PROG_NAME)

@@ -1,137 +1,376 @@
-"""Click commands only: parse arguments, call one function in ops, print, map errors to exit codes."""
+"""Click commands only: parse arguments, call one function in ops, print, map errors to exit codes.
+
+The global options (-i, --json, -v, --accept-new-host-keys) are defined once and
+attached to the group and to every command, so they work before and after the
+subcommand; given twice, the one nearer the command wins. Every outcome, a usage
+error included, ends in `_fail` or `_finish`: one line per problem on stderr and,
+with --json, exactly one JSON document on stdout carrying the exit code.
+"""
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import json
 import logging
 import os
 import re
+import signal
 import sys
+import textwrap
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
+from click.shell_completion import CompletionItem
 
-from dnsctl import interrupt, ops
-from dnsctl.errors import Aborted, DnsctlError, UsageError
-from dnsctl.report import Report
+from dnsctl import __version__, interrupt, ops
+from dnsctl.errors import EXIT_CODES, Aborted, DnsctlError, UsageError
+from dnsctl.models import Inventory, load_inventory
+from dnsctl.report import LiveLine, Report
 
 INVENTORY_ENV = "DNSCTL_INVENTORY"
+DEFAULT_INVENTORY = "inventory.toml"
+PROG_NAME = "dnsctl"
+# Click 8.2+ raises this for a bare `dnsctl`; older Click prints the help itself.
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-class DnsctlGroup(click.Group):
-    """Usage errors as one line, like every other error: `dnsctl: error: ...`, exit 2."""
+@dataclass
+class GlobalOptions:
+    """The options every command takes, merged from before and after the subcommand."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["standalone_mode"] = False
+    inventory: Path | None = None
+    json: bool = False
+    verbose: bool = False
+    accept_new_host_keys: bool = False
+    # Seen among the raw arguments: a usage error can stop parsing before --json is reached.
+    json_in_args: bool = False
+
+    def inventory_path(self) -> Path:
+        return self.inventory or Path(os.environ.get(INVENTORY_ENV) or DEFAULT_INVENTORY)
+
+    @property
+    def json_output(self) -> bool:
+        return self.json or self.json_in_args
+
+
+def _global_options(ctx: click.Context) -> GlobalOptions:
+    found = ctx.find_object(GlobalOptions)
+    return found if found is not None else ctx.find_root().ensure_object(GlobalOptions)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Keep a global option given on the command line; a later one (nearer the command) wins."""
+    if param.name and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+        setattr(_global_options(ctx), param.name, value)
+
+
+def global_options() -> list[click.Option]:
+    return [
+        click.Option(
+            ["-i", "--inventory"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_remember,
+            help=f"The TOML inventory of servers, clients and zones "
+            f"[default: ${INVENTORY_ENV}, else ./{DEFAULT_INVENTORY}].",
+        ),
+        click.Option(
+            ["--json"],
+            is_flag=True,
+            expose_value=False,
+            callback=_remember,
+            help="Print one JSON document on stdout (exit code included), nothing else.",
+        ),
+        click.Option(
+            ["-v", "--verbose"],
+            is_flag=True,
+            expose_value=False,
+            callback=_remember,
+            help="Log every remote command on stderr.",
+        ),
+        click.Option(
+            ["--accept-new-host-keys"],
+            is_flag=True,
+            expose_value=False,
+            callback=_remember,
+            help="Record SSH host keys not yet in known_hosts (a changed key is always refused).",
+        ),
+    ]
+
+
+def _command_name(ctx: click.Context | None) -> str | None:
+    """`add-slave`, `lab up`: the command path without the program name."""
+    if ctx is None:
+        return None
+    return " ".join(ctx.command_path.split()[1:]) or None
+
+
+def _say(ctx: click.Context, key: str, text: str) -> None:
+    """Help or version: plain text, or with --json one document holding it."""
+    if _global_options(ctx).json_output:
+        document = {"command": _command_name(ctx), "ok": True, "exit_code": 0, "error": None, "errors": []}
+        click.echo(json.dumps({**document, key: text}, indent=2))
+    else:
+        click.echo(text, color=ctx.color)
+
+
+def _show_help(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        _say(ctx, "help", ctx.get_help())
+        ctx.exit()
+
+
+def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        _say(ctx, "version", f"dnsctl {__version__}")
+        ctx.exit()
+
+
+class DnsctlCommand(click.Command):
+    """Every command and group takes the global options, and --help honours --json."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.extend(global_options())
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.callback = _show_help
+        return option
+
+
+class DnsctlGroup(DnsctlCommand, click.Group):
+    command_class = DnsctlCommand
+    group_class = type  # subgroups (lab) are DnsctlGroups too
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        """Run dnsctl; a usage error, an interrupt or a bug still ends in one line (and one document)."""
+        args = list(sys.argv[1:] if args is None else args)
+        given = args[: args.index("--")] if "--" in args else args
+        options = GlobalOptions(json_in_args="--json" in given)
+        extra.update(standalone_mode=False, obj=options)
         try:
-            code = super().main(*args, **kwargs)
+            code = super().main(args, prog_name or PROG_NAME, **extra)
+        except NO_ARGS_IS_HELP as exc:
+            if not options.json_output:
+                click.echo(exc.ctx.get_help(), err=True)
+            _fail(options, None, 2, "missing command (dnsctl --help lists them)")
         except click.ClickException as exc:
-            click.echo(f"dnsctl: error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
+            ctx = getattr(exc, "ctx", None)
+            _fail(options, _command_name(ctx), exc.exit_code, exc.format_message())
         except click.Abort:
-            click.echo("dnsctl: error: interrupted", err=True)
-            sys.exit(130)
+            _fail(options, None, 130, "interrupted")
         except Exception as exc:  # the last net: one line, never a traceback
-            click.echo(f"dnsctl: error: internal error (a bug in dnsctl): {exc!r}", err=True)
-            sys.exit(70)
+            _fail(options, None, 70, f"internal error (a bug in dnsctl): {exc!r}")
         sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(cls=DnsctlGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-i",
-    "--inventory",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=lambda: os.environ.get(INVENTORY_ENV, "inventory.toml"),
-    show_default="./inventory.toml or $DNSCTL_INVENTORY",
-    help="The TOML inventory of servers, clients and zones.",
+def _fail(options: GlobalOptions, command: str | None, code: int, message: str) -> None:
+    """An error before any command ran: one line, one document with --json, the exit code."""
+    if options.json_output:
+        report = Report(command, json_mode=True)
+        report.emit(ok=False, error=message, exit_code=code)
+    click.echo(f"dnsctl: error: {message}", err=True)
+    sys.exit(code)
+
+
+def _exit_codes_epilog() -> str:
+    # \b keeps Click from rewrapping the table; it is wrapped here, meanings indented.
+    lines = ["\b", "Exit codes:"]
+    for code, meaning in EXIT_CODES.items():
+        lines += textwrap.wrap(
+            meaning, 74, break_on_hyphens=False, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7
+        )
+    return "\n".join(lines)
+
+
+@click.group(
+    PROG_NAME,
+    cls=DnsctlGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=_exit_codes_epilog(),
 )
-@click.option("--json", "json_mode", is_flag=True, help="Print one JSON document on stdout, nothing else.")
-@click.option("-v", "--verbose", is_flag=True, help="Log every remote command on stderr.")
 @click.option(
-    "--accept-new-host-keys",
+    "--version",
     is_flag=True,
-    help="Record SSH host keys not yet in known_hosts (a changed key is always refused).",
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Print dnsctl's version and exit.",
 )
-@click.version_option(package_name="dnsctl")
-@click.pass_context
-def main(
-    ctx: click.Context, inventory: Path, json_mode: bool, verbose: bool, accept_new_host_keys: bool
-) -> None:
+def main() -> None:
     """Set up BIND primary/secondary DNS servers and their clients over SSH, and prove failover.
 
-    \b
-    Exit codes: 0 success; 1 a verification or test failed; 2 usage or inventory
-    error; 3 host unreachable or SSH/auth/host-key failure; 4 the change was
-    rejected by validation, nothing changed; 5 the change failed and was rolled
-    back; 6 rollback failed, attention needed; 7 a precondition is not met
-    (lock held, firewalld stopped, not root for the lab); 130 interrupted.
+    The options -i, --json, -v and --accept-new-host-keys work before or after
+    the command.
     """
-    ctx.obj = {"inventory": inventory, "json": json_mode, "accept_new": accept_new_host_keys}
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="dnsctl: %(message)s",
-        stream=sys.stderr,
-    )
+
+
+class _LogLine(logging.Handler):
+    """-v logging on stderr that does not run into the live line."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__()
+        self.report = report
+        self.setFormatter(logging.Formatter("dnsctl: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.report.paused():
+            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.flush()
+
+
+def _begin(ctx: click.Context, command: str) -> tuple[GlobalOptions, Report]:
+    """Once every option is parsed: the report, logging and the signal handlers of one run."""
+    options = _global_options(ctx)
+    live = LiveLine(sys.stderr) if _terminal() and not options.json else None
+    report = Report(command, json_mode=options.json, live=live)
+    logger = logging.getLogger("dnsctl")
+    logger.handlers = [_LogLine(report)]
+    logger.propagate = False
+    logger.setLevel(logging.INFO if options.verbose else logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     interrupt.install()
+    return options, report
 
 
 def _finish(ctx: click.Context, report: Report, run: Callable[[], None], *, interrupted: str) -> None:
-    """Run a command body; print its report; map every error to one line and its exit code."""
-    code, error = 0, None
+    """Run a command body; print its report; map every error to its lines and its exit code."""
+    code, error, problems = 0, None, []
     try:
         run()
     except DnsctlError as exc:
         code, error = exc.exit_code, str(exc)
+        problems = list(getattr(exc, "problems", None) or error.splitlines())
     except KeyboardInterrupt:
         code, error = 130, interrupted
     except Exception as exc:  # a bug: still one line, never a traceback
         code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
-    report.emit(ok=code == 0, error=error, exit_code=code)
+    report.emit(ok=code == 0, error=error, exit_code=code, errors=problems or None)
     if error:
-        click.echo(f"dnsctl: error: {error}", err=True)
+        with report.paused():
+            for line in error.splitlines():
+                click.echo(f"dnsctl: error: {line}", err=True)
     ctx.exit(code)
 
 
-def run_op(command: str) -> Callable[..., Callable[..., None]]:
-    """Wrap a subcommand: load the inventory, build a session, map every error to one line."""
+def _terminal() -> bool:
+    """Someone watches the output: the live line may be drawn (on stderr, beside stdout)."""
+    return sys.stdout.isatty() and sys.stderr.isatty()
+
+
+def _can_ask() -> bool:
+    """A person is there to answer: stdin is a terminal."""
+    return sys.stdin.isatty()
+
+
+def _require_consent(command: str, options: GlobalOptions, kwargs: dict[str, Any]) -> None:
+    """A change is made only when asked for: --yes, or an answer on a terminal (issue 8)."""
+    if kwargs.get("yes") or kwargs.get("dry_run"):
+        return
+    see_plan = " (or --dry-run to only see the plan)" if "dry_run" in kwargs else ""
+    if options.json:
+        raise UsageError(f"{command} changes hosts and --json asks no question: pass --yes{see_plan}")
+    if not _can_ask():
+        raise UsageError(f"{command} changes hosts and there is no terminal to ask on: pass --yes{see_plan}")
+
+
+def run_op(command: str, *, changes: bool = False) -> Callable[..., Callable[..., None]]:
+    """Wrap a subcommand: load the inventory, build a session, map every error to one line.
+
+    changes: the command changes servers or clients, so it runs only with --yes or
+    after a yes on a terminal; it must then take -y/--yes.
+    """
 
     def decorate(function: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(function)
         @click.pass_context
         def wrapper(ctx: click.Context, **kwargs: Any) -> None:
-            report = Report(command, json_mode=ctx.obj["json"])
+            options, report = _begin(ctx, command)
 
             def run() -> None:
+                if changes:
+                    _require_consent(command, options, kwargs)
                 with ops.open_session(
-                    ctx.obj["inventory"], report, accept_new_host_keys=ctx.obj["accept_new"]
+                    options.inventory_path(), report, accept_new_host_keys=options.accept_new_host_keys
                 ) as session:
                     function(session, **kwargs)
 
             _finish(ctx, report, run, interrupted="interrupted; nothing was left half-done")
 
+        wrapper.changes_hosts = changes  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
 
 
+# Hosts run in parallel: one question at a time.
+_asking = threading.Lock()
+
+
 def _confirm(session: ops.Session, yes: bool) -> Callable[[str], None]:
     def ask(question: str) -> None:
-        if yes or session.report.json_mode or not sys.stdin.isatty():
+        if yes:
             return
-        if not click.confirm(question, default=False):
+        # A command not marked changes=True gets here unchecked: it still never changes unasked.
+        if session.report.json_mode or not _can_ask():
+            raise UsageError("refusing to change anything without --yes")
+        with _asking, session.report.paused():
+            answer = _ask(question)
+        if not answer:
             raise Aborted("aborted; nothing was changed")
 
     return ask
 
 
+def _ask(question: str) -> bool:
+    """The question on stderr (stdout is the report's); Ctrl-C answers it at once."""
+    # Elsewhere Ctrl-C only takes effect between remote commands; nothing runs during the
+    # question, so it may stop it at once (signal handlers belong to the main thread).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler) if main_thread else None
+    try:
+        return click.confirm(question, default=False, err=True)
+    except click.Abort:  # Ctrl-C or end of input
+        raise KeyboardInterrupt from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
+
+
 def _options(session: ops.Session, **values: Any) -> None:
     yes = values.pop("yes", False)
     session.options = ops.Options(**values, confirm=_confirm(session, yes))
+
+
+def _complete_inventory(ctx: click.Context) -> Inventory | None:
+    """The inventory the command would use, for completion: nothing when it cannot be read."""
+    try:
+        return load_inventory(_global_options(ctx).inventory_path())
+    except Exception:  # completion must never print an error into the shell
+        return None
+
+
+def _completer(names: Callable[[Inventory], Any]) -> Callable[..., list[CompletionItem]]:
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:
+        inventory = _complete_inventory(ctx)
+        if inventory is None:
+            return []
+        return [CompletionItem(name) for name in names(inventory) if name.startswith(incomplete)]
+
+    return complete
+
+
+complete_zones = _completer(lambda inventory: inventory.zones)
+complete_servers = _completer(lambda inventory: inventory.servers)
+complete_clients = _completer(lambda inventory: inventory.clients)
 
 
 change_options = [
@@ -156,9 +395,9 @@ def with_change_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @main.command("init-primary")
-@click.argument("zone")
+@click.argument("zone", shell_complete=complete_zones)
 @with_change_options
-@run_op("init-primary")
+@run_op("init-primary", changes=True)
 def init_primary(session: ops.Session, zone: str, **options: Any) -> None:
     """Write ZONE on its primary, add it to named.conf, open DNS in firewalld, verify."""
     _options(session, **options)
@@ -166,10 +405,10 @@ def init_primary(session: ops.Session, zone: str, **options: Any) -> None:
 
 
 @main.command("add-slave")
-@click.argument("zone")
-@click.argument("servers", nargs=-1)
+@click.argument("zone", shell_complete=complete_zones)
+@click.argument("servers", nargs=-1, shell_complete=complete_servers)
 @with_change_options
-@run_op("add-slave")
+@run_op("add-slave", changes=True)
 def add_slave(session: ops.Session, zone: str, servers: tuple[str, ...], **options: Any) -> None:
     """Make SERVERS (default: all the zone's secondaries) secondaries of ZONE and wait for the transfer."""
     _options(session, **options)
@@ -177,7 +416,7 @@ def add_slave(session: ops.Session, zone: str, servers: tuple[str, ...], **optio
 
 
 @main.command("configure-client")
-@click.argument("clients", nargs=-1)
+@click.argument("clients", nargs=-1, shell_complete=complete_clients)
 @click.option(
     "--dns",
     "dns_servers",
@@ -187,7 +426,7 @@ def add_slave(session: ops.Session, zone: str, servers: tuple[str, ...], **optio
 @click.option("--dns-options", help="Resolver options, e.g. timeout:1,attempts:1.")
 @click.option("--dry-run", is_flag=True, help="Show the change and make none.")
 @click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
-@run_op("configure-client")
+@run_op("configure-client", changes=True)
 def configure_client(
     session: ops.Session,
     clients: tuple[str, ...],
@@ -241,9 +480,13 @@ def _dns_options(value: str | None) -> str | None:
 
 
 @main.command("failover-test")
-@click.argument("zone")
+@click.argument("zone", shell_complete=complete_zones)
 @click.option("--name", help="The name to resolve (default: the zone's first A record).")
-@click.option("--client", help="The client that resolves (default: the first client).")
+@click.option(
+    "--client",
+    shell_complete=complete_clients,
+    help="The client that resolves (default: the first client).",
+)
 @click.option(
     "--mode",
     type=click.Choice(["stop", "drop"]),
@@ -259,7 +502,7 @@ def _dns_options(value: str | None) -> str | None:
     show_default=True,
     help="Seconds to wait for the primary to come back.",
 )
-@run_op("failover-test")
+@run_op("failover-test", changes=True)
 def failover_test(
     session: ops.Session,
     zone: str,
@@ -346,7 +589,7 @@ def record_list(session: ops.Session, zone: str) -> None:
 
 
 @main.command("status")
-@click.argument("zones", nargs=-1)
+@click.argument("zones", nargs=-1, shell_complete=complete_zones)
 @run_op("status")
 def status(session: ops.Session, zones: tuple[str, ...]) -> None:
     """Ask each server of ZONES (default: all) for the SOA by DNS: served, authoritative, in sync?"""
@@ -380,7 +623,7 @@ def run_lab(command: str) -> Callable[..., Callable[..., None]]:
         def wrapper(ctx: click.Context, **kwargs: Any) -> None:
             from dnsctl import lab
 
-            report = Report(command, json_mode=ctx.obj["json"])
+            _, report = _begin(ctx, command)
             if kwargs.get("state_dir") is None:
                 kwargs["state_dir"] = lab.DEFAULT_STATE_DIR
             _finish(
@@ -396,11 +639,7 @@ def run_lab(command: str) -> Callable[..., Callable[..., None]]:
 
 
 def _progress(report: Report) -> Callable[[str], None]:
-    def say(text: str) -> None:
-        if not report.json_mode:
-            click.echo(f"lab: {text}", err=True)
-
-    return say
+    return lambda text: report.note("lab", text)
 
 
 @lab_group.command("up")

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import json
-import re
+import logging
+import subprocess
+import sys
+import tomllib
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
+import click
 import pytest
 from click.testing import CliRunner
 
+from dnsctl import __version__, cli, ops
 from dnsctl.cli import main
-
-README = Path(__file__).parents[1] / "README.md"
+from dnsctl.errors import InventoryError
+from dnsctl.report import ERASE_LINE, LiveLine
 
 GOOD = """
 [servers.ns1]
@@ -114,15 +121,398 @@ def test_help_of_every_command():
             assert run(name, sub, "--help").exit_code == 0
 
 
-def test_every_command_is_documented_in_readme():
-    readme = README.read_text()
-    for name, command in main.commands.items():
-        assert f"dnsctl {name}" in readme, name
-        for sub in getattr(command, "commands", {}):
-            assert re.search(rf"dnsctl {name} [^\n]*{sub}", readme), f"{name} {sub}"
+# --- global options before and after the subcommand -------------------------------------------
+
+COMMANDS = {
+    "check": ["check"],
+    "status": ["status"],
+    "init-primary": ["init-primary", "example.com", "--yes"],
+    "add-slave": ["add-slave", "example.com", "--yes"],
+    "configure-client": ["configure-client", "--yes"],
+    "failover-test": ["failover-test", "example.com", "--yes"],
+}
 
 
-def test_exit_codes_are_documented():
-    readme = README.read_text()
-    for code in (0, 1, 2, 3, 4, 5, 6, 7, 70, 130):
-        assert re.search(rf"^\| {code} \|", readme, re.MULTILINE), code
+@pytest.fixture
+def sessions(monkeypatch):
+    """Stand-ins for ops: each run records what its session was opened with, and contacts nothing."""
+    opened: list[dict] = []
+
+    @contextmanager
+    def open_session(path, report, *, accept_new_host_keys=False):
+        opened.append(
+            {
+                "inventory": Path(path),
+                "json": report.json_mode,
+                "accept_new_host_keys": accept_new_host_keys,
+                "verbose": logging.getLogger("dnsctl").level == logging.INFO,
+                "report": report,
+            }
+        )
+        yield SimpleNamespace(report=report, options=None)
+
+    monkeypatch.setattr(ops, "open_session", open_session)
+    for name in ("check", "status", "init_primary", "add_slave", "configure_client", "failover_test"):
+        monkeypatch.setattr(ops, name, lambda *args, **kwargs: None)
+    return opened
+
+
+def lab_commands() -> list[list[str]]:
+    return [["lab", name] for name in main.commands["lab"].commands]
+
+
+def leaf_commands(group=main, path=()) -> list[list[str]]:
+    leaves = []
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            leaves += leaf_commands(command, (*path, name))
+        else:
+            leaves.append([*path, name])
+    return leaves
+
+
+def test_every_command_takes_the_global_options():
+    for path in [[], *leaf_commands(), ["lab"]]:
+        command = main
+        for name in path:
+            command = command.commands[name]
+        names = {opt for param in command.params for opt in param.opts}
+        assert {"-i", "--inventory", "--json", "-v", "--verbose", "--accept-new-host-keys"} <= names, path
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_before_or_after_the_command(sessions, good, name, where):
+    options = ["-i", str(good), "--json", "-v", "--accept-new-host-keys"]
+    args = options + COMMANDS[name] if where == "before" else COMMANDS[name] + options
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["command"] == name
+    seen = sessions[-1]
+    assert seen["inventory"] == good
+    assert seen["json"] and seen["verbose"] and seen["accept_new_host_keys"]
+
+
+def test_the_inventory_nearest_the_command_wins(sessions, good, tmp_path, monkeypatch):
+    other = tmp_path / "other.toml"
+    monkeypatch.setenv("DNSCTL_INVENTORY", str(tmp_path / "from-env.toml"))
+    run("-i", str(other), "check", "-i", str(good))
+    run("-i", str(good), "check")
+    run("check", "-i", str(other))
+    run("check")
+    assert [seen["inventory"] for seen in sessions] == [good, good, other, tmp_path / "from-env.toml"]
+    monkeypatch.delenv("DNSCTL_INVENTORY")
+    run("check")
+    assert sessions[-1]["inventory"] == Path("inventory.toml")
+
+
+def test_without_global_options_nothing_is_switched_on(sessions, good):
+    assert run("-i", str(good), "check").exit_code == 0
+    seen = sessions[-1]
+    assert not (seen["json"] or seen["verbose"] or seen["accept_new_host_keys"])
+
+
+@pytest.mark.parametrize("path", lab_commands())
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_global_options_work_on_lab_commands(monkeypatch, path, where, tmp_path):
+    from dnsctl import lab
+
+    seen = {}
+
+    def fake(state_dir, *args, **kwargs):
+        seen["state_dir"] = state_dir
+        seen["verbose"] = logging.getLogger("dnsctl").level == logging.INFO
+        return []
+
+    for name in ("lab_up", "lab_down", "lab_status"):
+        monkeypatch.setattr(lab, name, fake)
+    options = ["--json", "-v", "-i", str(tmp_path / "unused.toml")]
+    state = ["--state-dir", str(tmp_path)]
+    args = [*options, *path, *state] if where == "before" else [*path, *state, *options]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["command"] == " ".join(path) and document["ok"] is True
+    assert seen == {"state_dir": tmp_path, "verbose": True}
+
+
+# --- --json: one document for every outcome ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["check", "--bogus", "--json"], 2, "--bogus"),  # --json after the bad option
+        (["--json", "check", "--bogus"], 2, "--bogus"),
+        (["--json", "nosuch"], 2, "nosuch"),
+        (["--json"], 2, "Missing command"),
+        (["init-primary", "--json"], 2, "ZONE"),
+        (["failover-test", "example.com", "--mode", "explode", "--json"], 2, "explode"),
+        (["lab", "up", "--secondaries", "99", "--json"], 2, "99"),
+        (["lab", "--json", "nosuch"], 2, "nosuch"),
+        (["check", "--json", "-i", "/nonexistent/inventory.toml"], 2, "not found"),
+        (["init-primary", "example.com", "--json", "-i", "/nonexistent/inventory.toml"], 2, "--yes"),
+    ],
+)
+def test_json_for_usage_errors(args, code, needle):
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    document = json.loads(result.stdout)  # exactly one document, nothing else
+    assert document["ok"] is False and document["exit_code"] == code
+    assert needle in document["error"] and document["errors"] == [document["error"]]
+    assert result.stderr.startswith("dnsctl: error: ") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("problem", "code", "needle"),
+    [
+        (KeyboardInterrupt(), 130, "interrupted"),
+        (RuntimeError("boom"), 70, "internal error (a bug in dnsctl): RuntimeError: boom"),
+    ],
+)
+def test_json_for_interrupt_and_bug_in_a_command(sessions, good, monkeypatch, problem, code, needle):
+    def check(session):
+        raise problem
+
+    monkeypatch.setattr(ops, "check", check)
+    result = run("check", "--json", "-i", str(good))
+    assert result.exit_code == code
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == code and needle in document["error"]
+    assert result.stderr == f"dnsctl: error: {document['error']}\n"
+
+
+@pytest.mark.parametrize(
+    ("problem", "code"), [(click.Abort(), 130), (RuntimeError("boom"), 70), (ValueError("x"), 70)]
+)
+def test_json_for_interrupt_and_bug_outside_a_command(monkeypatch, good, problem, code):
+    def begin(*args):
+        raise problem
+
+    monkeypatch.setattr(cli, "_begin", begin)
+    result = run("-i", str(good), "check", "--json")
+    assert result.exit_code == code
+    assert json.loads(result.stdout)["exit_code"] == code
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("dnsctl: error: ")
+
+
+def test_help_and_version_with_json():
+    help_document = json.loads(run("check", "--help", "--json").stdout)
+    assert help_document["ok"] is True and "Usage: dnsctl check" in help_document["help"]
+    assert json.loads(run("--json", "--version").stdout)["version"] == f"dnsctl {__version__}"
+
+
+# --- inventory errors of several lines ---------------------------------------------------------
+
+PROBLEMS = [
+    "inv.toml: servers.ns1.port: Input should be a valid integer",
+    'inv.toml: zones."example.com".primary: unknown server "ns9"',
+]
+
+
+@pytest.fixture
+def two_problems(monkeypatch):
+    def open_session(path, report, **kwargs):
+        error = InventoryError("\n".join(PROBLEMS))
+        error.problems = list(PROBLEMS)
+        raise error
+
+    monkeypatch.setattr(ops, "open_session", open_session)
+
+
+def test_every_inventory_problem_is_a_line(two_problems):
+    result = run("check")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"dnsctl: error: {problem}" for problem in PROBLEMS]
+
+
+def test_every_inventory_problem_is_in_the_json_document(two_problems):
+    result = run("check", "--json")
+    document = json.loads(result.stdout)
+    assert document["exit_code"] == 2 and document["errors"] == PROBLEMS
+    assert document["error"] == "\n".join(PROBLEMS)
+
+
+# --- asked before changing (issue 8) -----------------------------------------------------------
+
+
+def changing_commands() -> set[str]:
+    return {
+        " ".join(path)
+        for path in leaf_commands()
+        if getattr(cli_command(path).callback, "changes_hosts", False)
+    }
+
+
+def cli_command(path):
+    command = main
+    for name in path:
+        command = command.commands[name]
+    return command
+
+
+def test_which_commands_change_hosts_and_all_take_yes():
+    assert changing_commands() == {"init-primary", "add-slave", "configure-client", "failover-test"}
+    for path in leaf_commands():
+        command = cli_command(path)
+        takes_yes = any(param.name == "yes" for param in command.params)
+        assert takes_yes == bool(getattr(command.callback, "changes_hosts", False)), path
+
+
+@pytest.mark.parametrize("name", ["init-primary", "add-slave", "configure-client", "failover-test"])
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_a_change_without_yes_and_without_a_terminal_is_refused(sessions, good, name, json_flag):
+    args = [arg for arg in COMMANDS[name] if arg != "--yes"]
+    result = run("-i", str(good), *args, *json_flag)
+    assert result.exit_code == 2, result.output
+    assert sessions == []  # refused before the inventory's hosts were even looked at
+    assert result.stderr.count("\n") == 1 and "pass --yes" in result.stderr
+    if json_flag:
+        assert json.loads(result.stdout)["exit_code"] == 2
+
+
+@pytest.mark.parametrize("name", ["init-primary", "add-slave", "configure-client", "failover-test"])
+def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
+    monkeypatch.setattr(cli, "_can_ask", lambda: True)
+    args = [arg for arg in COMMANDS[name] if arg != "--yes"]
+    result = run("-i", str(good), *args, "--json")
+    assert result.exit_code == 2 and sessions == []
+
+
+@pytest.mark.parametrize("name", ["init-primary", "add-slave", "configure-client"])
+def test_dry_run_needs_no_yes(sessions, good, name):
+    args = [arg for arg in COMMANDS[name] if arg != "--yes"]
+    assert run("-i", str(good), *args, "--dry-run").exit_code == 0
+    assert len(sessions) == 1
+
+
+@pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1), ("\n", 1), ("", 130)])
+def test_on_a_terminal_it_asks(sessions, good, monkeypatch, answer, code):
+    monkeypatch.setattr(cli, "_can_ask", lambda: True)
+    changed = []
+
+    def init_primary(session, zone):
+        session.options.confirm("Apply these changes?")
+        changed.append(zone)
+
+    monkeypatch.setattr(ops, "init_primary", init_primary)
+    result = CliRunner().invoke(main, ["-i", str(good), "init-primary", "example.com"], input=answer)
+    assert result.exit_code == code, result.output
+    assert "Apply these changes? [y/N]" in result.stderr  # the question leaves stdout to the report
+    assert changed == (["example.com"] if code == 0 else [])
+    if code == 1:
+        assert "aborted; nothing was changed" in result.stderr
+    if code == 130:  # no answer at all (end of input, or Ctrl-C)
+        assert "interrupted; nothing was left half-done" in result.stderr
+
+
+# --- shell completion ---------------------------------------------------------------------------
+
+
+def complete(shell: str, words: str, env: dict | None = None) -> list[str]:
+    """What the shell's completion function would get from dnsctl for the command line `words`."""
+    incomplete = "" if words.endswith(" ") else words.split()[-1]
+    # bash and zsh give the index of the word being completed, fish gives the word itself.
+    cword = incomplete if shell == "fish" else str(len(words.split()) - (1 if incomplete else 0))
+    environ = {"_DNSCTL_COMPLETE": f"{shell}_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
+    result = CliRunner().invoke(main, [], env={**environ, **(env or {})}, prog_name="dnsctl")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line]
+    if shell == "zsh":  # type, value, help: three lines each
+        return [lines[index + 1] for index in range(0, len(lines), 3)]
+    return [line.split(",", 1)[1].split("\t")[0] for line in lines]
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_complete_subcommands_and_options(shell):
+    assert {"check", "configure-client"} <= set(complete(shell, "dnsctl c"))
+    assert set(complete(shell, "dnsctl lab ")) == {"up", "down", "status"}
+    options = complete(shell, "dnsctl init-primary --")
+    assert {"--dry-run", "--yes", "--inventory", "--json", "--verbose", "--accept-new-host-keys"} <= set(
+        options
+    )
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_complete_names_from_the_inventory(shell, good, tmp_path, monkeypatch):
+    i = f"dnsctl -i {good}"
+    assert complete(shell, f"{i} init-primary ") == ["example.com"]
+    assert complete(shell, f"{i} status e") == ["example.com"]
+    assert complete(shell, f"{i} add-slave example.com ") == ["ns1", "ns2"]
+    assert complete(shell, f"{i} add-slave example.com ns2 n") == ["ns1", "ns2"]
+    assert complete(shell, f"{i} configure-client ") == ["client1"]
+    assert complete(shell, f"{i} failover-test example.com --client ") == ["client1"]
+    assert complete(shell, f"dnsctl failover-test -i {good} x") == []
+    # -i after the command, $DNSCTL_INVENTORY, ./inventory.toml
+    assert complete(shell, f"dnsctl init-primary -i {good} ") == ["example.com"]
+    assert complete(shell, "dnsctl init-primary ", env={"DNSCTL_INVENTORY": str(good)}) == ["example.com"]
+    monkeypatch.chdir(good.parent)
+    assert complete(shell, "dnsctl configure-client ") == ["client1"]
+
+
+@pytest.mark.parametrize("text", [None, "not toml [", GOOD + "\n[bogus]\n"])
+def test_complete_nothing_when_the_inventory_cannot_be_read(tmp_path, monkeypatch, text):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DNSCTL_INVENTORY", raising=False)
+    if text is not None:
+        (tmp_path / "inventory.toml").write_text(text)
+    assert complete("bash", "dnsctl init-primary ") == []
+    assert complete("bash", "dnsctl failover-test example.com --client ") == []
+
+
+@pytest.mark.parametrize(
+    ("shell", "needle"),
+    [("bash", "_dnsctl_completion"), ("zsh", "#compdef dnsctl"), ("fish", "--command dnsctl")],
+)
+def test_completion_scripts(shell, needle):
+    result = CliRunner().invoke(main, [], env={"_DNSCTL_COMPLETE": f"{shell}_source"}, prog_name="dnsctl")
+    assert result.exit_code == 0 and needle in result.stdout
+
+
+# --- version, python -m dnsctl -----------------------------------------------------------------
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout == f"dnsctl {__version__}\n"
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["version"] == __version__
+
+
+def test_python_m_dnsctl():
+    result = subprocess.run(
+        [sys.executable, "-m", "dnsctl", "--version"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0 and result.stdout == f"dnsctl {__version__}\n"
+    usage = subprocess.run([sys.executable, "-m", "dnsctl", "nosuch"], capture_output=True, text=True)
+    assert usage.returncode == 2 and usage.stderr == "dnsctl: error: No such command 'nosuch'.\n"
+
+
+# --- the live progress line --------------------------------------------------------------------
+
+
+def test_live_line_only_on_a_terminal_and_never_with_json(sessions, good, monkeypatch):
+    assert run("-i", str(good), "check").exit_code == 0
+    assert sessions[-1]["report"].live is None  # the test runner's stdout is no terminal
+    monkeypatch.setattr(cli, "_terminal", lambda: True)
+    run("-i", str(good), "check")
+    assert isinstance(sessions[-1]["report"].live, LiveLine)
+    run("-i", str(good), "check", "--json")
+    assert sessions[-1]["report"].live is None
+
+
+def test_verbose_log_lines_do_not_run_into_the_live_line(sessions, good, monkeypatch):
+    monkeypatch.setattr(cli, "_terminal", lambda: True)
+
+    def check(session):
+        session.report.live.delay = 0
+        with session.report.waiting("ns1", "ssh connect"):
+            session.report.live.draw()
+            logging.getLogger("dnsctl.remote").info("ns1$ true")
+
+    monkeypatch.setattr(ops, "check", check)
+    result = run("-i", str(good), "check", "-v")
+    assert result.exit_code == 0, result.output
+    shown = [line.split(ERASE_LINE)[-1] for line in result.stderr.split("\n")]
+    assert shown == ["dnsctl: ns1$ true", ""]
+    assert "ssh connect" in result.stderr  # it was there, then went
