@@ -543,13 +543,13 @@ def with_record_change_options(function: Callable[..., Any]) -> Callable[..., An
 
 
 @record_group.command("add")
-@click.argument("zone")
+@click.argument("zone", shell_complete=complete_zones)
 @click.argument("name")
 @click.argument("rdtype", metavar="TYPE")
 @click.argument("value")
 @click.option("--ttl", type=click.IntRange(0, 2_147_483_647), help="The record's TTL (default the zone's).")
 @with_record_change_options
-@run_op("record add")
+@run_op("record add", changes=True)
 def record_add(
     session: ops.Session,
     zone: str,
@@ -566,12 +566,12 @@ def record_add(
 
 
 @record_group.command("del")
-@click.argument("zone")
+@click.argument("zone", shell_complete=complete_zones)
 @click.argument("name")
 @click.argument("rdtype", metavar="TYPE")
 @click.argument("value", required=False)
 @with_record_change_options
-@run_op("record del")
+@run_op("record del", changes=True)
 def record_del(
     session: ops.Session, zone: str, name: str, rdtype: str, value: str | None, no_wait: bool, **options: Any
 ) -> None:
@@ -581,7 +581,7 @@ def record_del(
 
 
 @record_group.command("list")
-@click.argument("zone")
+@click.argument("zone", shell_complete=complete_zones)
 @run_op("record list")
 def record_list(session: ops.Session, zone: str) -> None:
     """List ZONE's records as the inventory has them; touches no host."""

@@ -130,7 +130,12 @@ COMMANDS = {
     "add-slave": ["add-slave", "example.com", "--yes"],
     "configure-client": ["configure-client", "--yes"],
     "failover-test": ["failover-test", "example.com", "--yes"],
+    "record add": ["record", "add", "example.com", "www", "A", "198.51.100.80", "--yes"],
+    "record del": ["record", "del", "example.com", "pc1", "A", "--yes"],
+    "record list": ["record", "list", "example.com"],
 }
+# The commands that change servers or clients: they run only with --yes, or after a yes on a terminal.
+CHANGING = ["init-primary", "add-slave", "configure-client", "failover-test", "record add", "record del"]
 
 
 @pytest.fixture
@@ -152,7 +157,17 @@ def sessions(monkeypatch):
         yield SimpleNamespace(report=report, options=None)
 
     monkeypatch.setattr(ops, "open_session", open_session)
-    for name in ("check", "status", "init_primary", "add_slave", "configure_client", "failover_test"):
+    for name in (
+        "check",
+        "status",
+        "init_primary",
+        "add_slave",
+        "configure_client",
+        "failover_test",
+        "record_add",
+        "record_del",
+        "record_list",
+    ):
         monkeypatch.setattr(ops, name, lambda *args, **kwargs: None)
     return opened
 
@@ -352,14 +367,14 @@ def cli_command(path):
 
 
 def test_which_commands_change_hosts_and_all_take_yes():
-    assert changing_commands() == {"init-primary", "add-slave", "configure-client", "failover-test"}
+    assert changing_commands() == set(CHANGING)
     for path in leaf_commands():
         command = cli_command(path)
         takes_yes = any(param.name == "yes" for param in command.params)
         assert takes_yes == bool(getattr(command.callback, "changes_hosts", False)), path
 
 
-@pytest.mark.parametrize("name", ["init-primary", "add-slave", "configure-client", "failover-test"])
+@pytest.mark.parametrize("name", CHANGING)
 @pytest.mark.parametrize("json_flag", [[], ["--json"]])
 def test_a_change_without_yes_and_without_a_terminal_is_refused(sessions, good, name, json_flag):
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
@@ -371,7 +386,7 @@ def test_a_change_without_yes_and_without_a_terminal_is_refused(sessions, good, 
         assert json.loads(result.stdout)["exit_code"] == 2
 
 
-@pytest.mark.parametrize("name", ["init-primary", "add-slave", "configure-client", "failover-test"])
+@pytest.mark.parametrize("name", CHANGING)
 def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
     monkeypatch.setattr(cli, "_can_ask", lambda: True)
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
@@ -379,7 +394,9 @@ def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
     assert result.exit_code == 2 and sessions == []
 
 
-@pytest.mark.parametrize("name", ["init-primary", "add-slave", "configure-client"])
+@pytest.mark.parametrize(
+    "name", ["init-primary", "add-slave", "configure-client", "record add", "record del"]
+)
 def test_dry_run_needs_no_yes(sessions, good, name):
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
     assert run("-i", str(good), *args, "--dry-run").exit_code == 0
