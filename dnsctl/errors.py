@@ -9,7 +9,7 @@ from __future__ import annotations
 EXIT_CODES: dict[int, str] = {
     0: 'success (including "no changes")',
     1: "a verification or test failed (e.g. failover did not work), or you answered no at the prompt",
-    2: "usage or inventory error, or a change not confirmed (no `--yes` without a terminal); "
+    2: "usage or inventory error, or a change not confirmed (no --yes without a terminal); "
     "nothing was contacted",
     3: "a host is unreachable, or SSH authentication / host key / sudo failed; nothing was changed",
     4: "the change was rejected by validation (named-checkzone, named-checkconf, a journal); "
