@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dnsctl.models import Inventory, Zone, in_zone
@@ -22,7 +23,6 @@ INCLUDE_BEGIN = "// BEGIN dnsctl (managed block, do not edit)"
 INCLUDE_END = "// END dnsctl"
 
 SOA_TIMERS = {"refresh": 3600, "retry": 600, "expire": 1209600, "minimum": 300}
-_SERIAL_LINE = re.compile(r"^(\s+)(\d+)( ; serial)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,101 @@ def relative(owner: str, zone: str) -> str:
 
 
 def zone_serial(text: str | None) -> int | None:
-    """The serial of a zone file dnsctl rendered, or None."""
-    if not text:
-        return None
-    match = _SERIAL_LINE.search(text)
-    return int(match.group(2)) if match else None
+    """The serial of the zone's SOA record, however the file writes it; None without one."""
+    span = _soa_serial_span(text or "")
+    return int((text or "")[span[0] : span[1]]) if span else None
 
 
 def with_serial(text: str, serial: int) -> str:
-    return _SERIAL_LINE.sub(lambda m: f"{m.group(1)}{serial}{m.group(3)}", text, count=1)
+    """The zone text with its SOA serial replaced; everything else byte for byte as it was."""
+    span = _soa_serial_span(text)
+    if span is None:
+        raise ValueError("the zone text has no SOA record with a numeric serial")
+    return text[: span[0]] + str(serial) + text[span[1] :]
+
+
+_CLASSES = {"IN", "CH", "CS", "HS"}
+_TTL = re.compile(r"\d+|(\d+[wdhms])+", re.IGNORECASE)
+_SERIAL = re.compile(r"[0-9]{1,10}")
+_WORD_ENDS = frozenset(' \t\r\n;()"')
+
+
+def _soa_serial_span(text: str) -> tuple[int, int] | None:
+    """Start and end offsets of the serial in the first SOA record of zone file text.
+
+    Reads the master file format (RFC 1035 5.1) as named does, so the serial is
+    found on one line with the SOA, across parentheses, after comments, with or
+    without owner, TTL and class; text in comments and quoted strings is never
+    taken for it.
+    """
+    for has_owner, tokens in _logical_lines(text):
+        words = [text[start:end] for start, end in tokens]
+        if words[0].startswith("$"):  # $ORIGIN, $TTL, $INCLUDE, $GENERATE
+            continue
+        index = 1 if has_owner else 0
+        # TTL and class come in either order before the type.
+        while index < len(words) and (
+            words[index].upper() in _CLASSES
+            or re.fullmatch(r"CLASS\d+", words[index], re.IGNORECASE)
+            or _TTL.fullmatch(words[index])
+        ):
+            index += 1
+        if index < len(words) and words[index].upper() == "SOA":
+            serial = index + 3  # after the primary server's name and the contact
+            if serial < len(words) and _SERIAL.fullmatch(words[serial]):
+                return tokens[serial]
+            return None
+    return None
+
+
+def _logical_lines(text: str) -> Iterator[tuple[bool, list[tuple[int, int]]]]:
+    """Each record or directive of zone text: whether it names its owner, and its tokens' spans.
+
+    Parentheses join lines; comments are dropped; a quoted string is one token.
+    """
+    tokens: list[tuple[int, int]] = []
+    has_owner = False
+    depth = 0
+    line_start = True
+    i, n = 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\n":
+            if depth == 0:
+                if tokens:
+                    yield has_owner, tokens
+                tokens, has_owner = [], False
+            line_start = True
+            i += 1
+            continue
+        if char == ";":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        if char in " \t\r()":
+            if char == "(":
+                depth += 1
+            elif char == ")":
+                depth = max(depth - 1, 0)
+            line_start = False
+            i += 1
+            continue
+        start = i
+        if char == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+            i = min(i + 1, n)
+        else:
+            # A word at the very start of a line, outside parentheses, is the owner.
+            has_owner = has_owner or (line_start and depth == 0 and not tokens)
+            while i < n and text[i] not in _WORD_ENDS:
+                i += 2 if text[i] == "\\" else 1
+            i = min(i, n)
+        tokens.append((start, i))
+        line_start = False
+    if tokens:
+        yield has_owner, tokens
 
 
 # --- named.conf -------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dns.rdatatype
 import dns.zone
 import pytest
 
@@ -146,3 +147,84 @@ def test_listen_on_none_and_ipv6():
     changed = render.ensure_listen_on(RHEL_OPTIONS, "2001:db8::10")
     assert "listen-on-v6 port 53 { ::1; 2001:db8::10; };" in changed
     assert "listen-on port 53 { 127.0.0.1; };" in changed
+
+
+# Zone files as administrators write them: the serial must be found (and replaced)
+# exactly where named reads it, and nowhere else.
+SOA_SHAPES = {
+    "one line": "@ IN SOA ns1 hostmaster 5 3600 600 86400 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\n",
+    "one line, TTL and class swapped": (
+        "$ORIGIN example.com.\n@ 3600 IN SOA ns1 hostmaster 5 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "class before TTL, no @": (
+        "example.com. IN 1h SOA ns1.example.com. hostmaster.example.com. 5 1h 10m 1w 5m\n"
+        "example.com. NS ns1.example.com.\nns1.example.com. A 192.0.2.1\n"
+    ),
+    "owner inherited from the line above": (
+        "$TTL 300\nexample.com. IN NS ns1.example.com.\n"
+        "\tIN SOA ns1.example.com. hostmaster.example.com. 5 3600 600 86400 300\n"
+        "ns1.example.com. IN A 192.0.2.1\n"
+    ),
+    "parentheses, comments everywhere": (
+        "; serial 99 is not this one\n$TTL 300 ; (not a parenthesis)\n"
+        "@ IN SOA ns1 hostmaster ( ; primary and contact above\n"
+        "   ; 42 ; a commented-out serial\n"
+        "   5 ; the serial\n   3600 600 86400 300 )\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "serial on the SOA line, timers in parentheses": (
+        "@ IN SOA ns1 hostmaster 5 (\n  3600\n  600\n  86400\n  300 )\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "opening parenthesis glued to names": (
+        "@ IN SOA ns1 hostmaster(5 3600 600 86400 300)\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "names and contact on separate lines": (
+        "@ IN SOA (\n ns1.example.com.\n hostmaster.example.com.\n 5\n 3600 600 86400 300\n)\n"
+        "@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "lower case, tabs, CRLF": (
+        "@\tin\tsoa\tns1\thostmaster\t5\t3600\t600\t86400\t300\r\n@\tns\tns1\r\nns1\ta\t192.0.2.1\r\n"
+    ),
+    "records before the SOA, a TXT with a fake SOA": (
+        '$TTL 300\ntxt IN TXT "@ IN SOA a b 77 1 1 1 1 (" "; ) 88"\n'
+        "@ IN SOA ns1 hostmaster 5 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "escaped characters in the contact": (
+        "@ IN SOA ns1 first\\.last 5 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+    "an owner named like a type": (
+        "$TTL 300\nsoa IN A 192.0.2.9\n"
+        "@ IN SOA ns1 hostmaster 5 3600 600 86400 300\n@ NS ns1\nns1 A 192.0.2.1\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", SOA_SHAPES)
+def test_soa_serial_found_in_every_shape(shape):
+    text = SOA_SHAPES[shape]
+    assert render.zone_serial(text) == 5
+    changed = render.with_serial(text, 2026112507)
+    # dnspython, an independent reader of the format, sees the new serial and nothing else changed.
+    before = dns.zone.from_text(text, origin="example.com.", relativize=False, check_origin=False)
+    after = dns.zone.from_text(changed, origin="example.com.", relativize=False, check_origin=False)
+    assert after.get_soa().serial == 2026112507
+    assert len(changed) == len(text) + len("2026112507") - 1
+    for name, rdataset in before.iterate_rdatasets():
+        if rdataset.rdtype != dns.rdatatype.SOA:
+            assert after.find_rdataset(name, rdataset.rdtype) == rdataset
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "; @ IN SOA ns1 hostmaster 5 3600 600 86400 300\n",
+        '@ IN TXT "IN SOA ns1 hostmaster 5 3600 600 86400 300"\n',
+        "$INCLUDE soa.inc\n@ IN NS ns1\n",
+        "@ IN SOA ns1 hostmaster serial 3600 600 86400 300\n",
+        "@ IN SOA ns1\n",
+    ],
+)
+def test_no_soa_serial(text):
+    assert render.zone_serial(text) is None
+    with pytest.raises(ValueError):
+        render.with_serial(text, 6)
