@@ -10,6 +10,7 @@ restored, with a reload, when anything later fails.
 from __future__ import annotations
 
 import contextlib
+import posixpath
 import re
 from dataclasses import dataclass, field, replace
 
@@ -176,25 +177,50 @@ def reload(connection: Connection, plan: HostPlan) -> None:
         connection.run(["rndc", "reload"])
 
 
-def _service(connection: Connection, plan: HostPlan, action: str, check: bool = True) -> None:
+def _service(
+    connection: Connection, plan: HostPlan, action: str, check: bool = True, reconnect: bool = False
+) -> None:
     service = plan.layout.service
     if "systemctl" in plan.facts.tools:
-        connection.run(["systemctl", action, service], check=check)
+        connection.run(["systemctl", action, service], check=check, reconnect=reconnect)
     elif action != "enable":
-        connection.run(["service", service, action], check=check)
+        connection.run(["service", service, action], check=check, reconnect=reconnect)
 
 
+# $1 a directory to create, parents included, that only root may enter.
+PRIVATE_DIR_SCRIPT = 'umask 077 && mkdir -p -- "$1"'
+
+# $1 the backup directory, then pairs: how the file was planned (created | replaced) and
+# its path. Decides from what is on the host, not from what dnsctl saw of the
+# activation, which a lost connection may have cut short; safe to run again.
 ROLLBACK_SCRIPT = r"""
 backup=$1; shift
 status=0
-while [ $# -gt 0 ]; do
-  target=$1; shift
+while [ $# -gt 1 ]; do
+  planned=$1 target=$2; shift 2
   if [ -e "$target.dnsctl-new" ]; then
-    mv -f "$target.dnsctl-new" "$target" || status=1
-  elif [ -e "$backup$target" ]; then
-    cp -p "$backup$target" "$target.dnsctl-new" && mv -f "$target.dnsctl-new" "$target" || status=1
-  else
+    # Still staged: it never went into place.
+    rm -f "$target.dnsctl-new" || status=1
+    echo "untouched $target"
+  elif [ "$planned" = created ]; then
     rm -f "$target" || status=1
+    echo "removed $target"
+  elif [ -e "$backup$target" ]; then
+    source=$backup$target
+    if [ -e "$source.rollback" ]; then source=$source.rollback; fi
+    # A new file, never one found at a guessable name; a fresh modification time,
+    # so named sees the zone file changed.
+    if tmp=$(mktemp "$target.dnsctl-XXXXXX") && cat "$source" > "$tmp" &&
+       chown --reference="$backup$target" "$tmp" && chmod --reference="$backup$target" "$tmp" &&
+       mv -f "$tmp" "$target"; then
+      if command -v restorecon >/dev/null 2>&1; then restorecon "$target" || true; fi
+      echo "restored $target"
+    else
+      rm -f "$tmp"
+      status=1
+    fi
+  else
+    echo "untouched $target"
   fi
 done
 exit $status
@@ -204,30 +230,41 @@ exit $status
 def rollback(connection: Connection, activation: Activation) -> None:
     """Put the old files back and make named serve them again.
 
-    A zone's old content goes back with a serial above the new one: secondaries
-    may already hold the new serial and only follow a higher one, and named
-    reloads a zone file only when it looks changed.
+    Every planned file is considered, whether or not dnsctl saw it moved: the
+    script finds out on the host. A zone's old content goes back with a serial
+    above the new one (kept beside the backup as ``.rollback``): secondaries may
+    already hold the new serial and only follow a higher one. Every step is safe
+    to repeat, so each reconnects and runs again when the connection drops.
     """
     plan = activation.plan
-    for change in activation.moved:
-        old_serial = render.zone_serial(change.old)
-        if change.kind == "zone" and change.old is not None and old_serial is not None:
+    serials = {}
+    for change in plan.changes:
+        if change.kind == "zone" and change.old is not None and render.zone_serial(change.old) is not None:
+            assert change.zone is not None
             serial = (dns.serial.Serial(plan.expect_serials[change.zone]) + 1).value
-            connection.put(change.path + STAGED, render.with_serial(change.old, serial), group=change.group)
-            activation.restored_serials[change.zone] = serial
-    if activation.moved:
-        connection.run(
-            ["sh", "-c", ROLLBACK_SCRIPT, "dnsctl-rollback", activation.backup_dir]
-            + [change.path for change in activation.moved]
+            copy = f"{activation.backup_dir}{change.path}.rollback"
+            connection.run(
+                ["sh", "-c", PRIVATE_DIR_SCRIPT, "dnsctl-mkdir", posixpath.dirname(copy)], reconnect=True
+            )
+            connection.put(copy, render.with_serial(change.old, serial), mode=0o600, reconnect=True)
+            serials[change.path] = (change.zone, serial)
+    if plan.changes:
+        pairs = [word for c in plan.changes for word in ("created" if c.old is None else "replaced", c.path)]
+        result = connection.run(
+            ["sh", "-c", ROLLBACK_SCRIPT, "dnsctl-rollback", activation.backup_dir, *pairs],
+            check=False,
+            reconnect=True,
         )
+        done = set(result.stdout.splitlines())
+        activation.restored_serials = dict(
+            serial for path, serial in serials.items() if f"restored {path}" in done
+        )
+        if not result.ok:
+            raise CommandFailed(plan.server, result)
     if not plan.facts.named_active:
-        _service(connection, plan, "stop", check=False)
-    elif plan.restart or not _rndc_reload(connection):
-        _service(connection, plan, "restart")
-
-
-def _rndc_reload(connection: Connection) -> bool:
-    return connection.run(["rndc", "reload"], check=False).ok
+        _service(connection, plan, "stop", check=False, reconnect=True)
+    elif plan.restart or not connection.run(["rndc", "reload"], check=False, reconnect=True).ok:
+        _service(connection, plan, "restart", reconnect=True)
 
 
 def open_firewall(connection: Connection, plan: HostPlan) -> None:

@@ -14,6 +14,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+from dns.rdata import Rdata
 
 from dnsctl import interrupt
 from dnsctl.models import Inventory
@@ -85,20 +86,47 @@ def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str
         except (dns.exception.DNSException, OSError) as exc:
             problems.append(f"{label}: {_why(exc)}")
             continue
-        # A delegation (NS below the apex) and its glue come back as a referral,
-        # in the authority and additional sections, not as an answer.
-        sections = response.answer + response.authority + response.additional
-        got = {
-            rdata.to_text()
-            for rrset in sections
-            if rrset.rdtype == dns.rdatatype.from_text(rdtype) and rrset.name == dns.name.from_text(owner)
-            for rdata in rrset
-        }
+        got = {rdata.to_text() for rdata in _found(response, dns.name.from_text(owner), rdtype)}
         # The apex NS set also holds the zone's own servers, which dnsctl adds.
         if (rdtype == "NS" and not values <= got) or (rdtype != "NS" and got != values):
             shown = ", ".join(sorted(got)) or dns.rcode.to_text(response.rcode())
             problems.append(f"{label}: expected {', '.join(sorted(values))}, got {shown}")
     return problems
+
+
+def check_rrsets(server: str, expected: dict[tuple[dns.name.Name, int], frozenset[Rdata]]) -> list[str]:
+    """Ask server for each (name, type): a line per answer other than expected.
+
+    An empty set means the server must answer that the name or type does not
+    exist, authoritatively (a refusal is not "does not exist").
+    """
+    problems = []
+    for (name, rdtype), values in sorted(expected.items()):
+        label = f"{name} {dns.rdatatype.to_text(rdtype)}"
+        try:
+            response = ask(server, name, dns.rdatatype.to_text(rdtype))
+        except (dns.exception.DNSException, OSError) as exc:
+            problems.append(f"{label}: {_why(exc)}")
+            continue
+        got = _found(response, name, rdtype)
+        if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            problems.append(f"{label}: answer {dns.rcode.to_text(response.rcode())}")
+        elif got != values:
+            want = ", ".join(sorted(rdata.to_text() for rdata in values)) or "no such record"
+            shown = ", ".join(sorted(rdata.to_text() for rdata in got)) or dns.rcode.to_text(response.rcode())
+            problems.append(f"{label}: expected {want}, got {shown}")
+    return problems
+
+
+def _found(response: dns.message.Message, name: dns.name.Name, rdtype: str | int) -> set[Rdata]:
+    """The records of name and type in a response.
+
+    A delegation (NS below the apex) and its glue come back as a referral, in
+    the authority and additional sections, not as an answer.
+    """
+    wanted = dns.rdatatype.RdataType.make(rdtype)
+    sections = response.answer + response.authority + response.additional
+    return {rdata for rrset in sections if rrset.rdtype == wanted and rrset.name == name for rdata in rrset}
 
 
 def _why(exc: BaseException) -> str:

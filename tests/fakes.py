@@ -9,8 +9,9 @@ Ctrl-C). Files written with put() and read with get() live in an in-memory file
 system per host. Any command nobody declared fails the test, and verify() fails
 it when a declared command never ran.
 
-DNS never leaves the test: FakeDns replaces verify.soa, verify.wait_for_serial and
-verify.check_records with answers from a table the test (or a simulated host) fills.
+DNS never leaves the test: FakeDns replaces verify.soa, verify.wait_for_serial,
+verify.check_records and verify.check_rrsets with answers from a table the test (or
+a simulated host) fills.
 """
 
 from __future__ import annotations
@@ -340,6 +341,7 @@ class FakeDns:
     answers: dict[tuple[str, str], verify.SoaAnswer] = field(default_factory=dict)
     down: dict[str, str] = field(default_factory=dict)  # address -> why it does not answer
     problems: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # check_records
+    rrset_problems: dict[str, list[str]] = field(default_factory=dict)  # check_rrsets, by address
     asked: list[tuple[str, str]] = field(default_factory=list)
 
     def serve(self, address: str, zone: str, serial: int, authoritative: bool = True) -> None:
@@ -366,10 +368,15 @@ class FakeDns:
         self.asked.append((server, zone_name))
         return list(self.problems.get((server, zone_name), []))
 
+    def check_rrsets(self, server: str, expected: dict) -> list[str]:
+        self.asked.append((server, "rrsets"))
+        return list(self.rrset_problems.get(server, []))
+
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeDns:
         monkeypatch.setattr(verify, "soa", self.soa)
         monkeypatch.setattr(verify, "wait_for_serial", self.wait_for_serial)
         monkeypatch.setattr(verify, "check_records", self.check_records)
+        monkeypatch.setattr(verify, "check_rrsets", self.check_rrsets)
         monkeypatch.setattr(verify, "ask", _no_real_query)
         return self
 

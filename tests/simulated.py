@@ -235,16 +235,24 @@ class BindServer:
         return ok(call, "".join(f"{p}\n" for p in moved))
 
     def on_roll_back(self, call: Call) -> Result:
-        backup, targets = call.words[4], call.words[5:]
-        for target in targets:
+        """ROLLBACK_SCRIPT: per (created | replaced, path) pair, decided from the host's files."""
+        backup, words = call.words[4], call.words[5:]
+        lines = []
+        for planned, target in zip(words[::2], words[1::2], strict=True):
             staged = target + apply.STAGED
             if staged in self.host.files:
-                self.host.files[target] = self.host.files.pop(staged)
-            elif backup + target in self.host.files:
-                self.host.files[target] = self.host.files[backup + target]
-            else:
+                del self.host.files[staged]
+                lines.append(f"untouched {target}")
+            elif planned == "created":
                 self.host.files.pop(target, None)
-        return ok(call)
+                lines.append(f"removed {target}")
+            elif backup + target in self.host.files:
+                source = backup + target + ".rollback"
+                self.host.files[target] = self.host.files.get(source, self.host.files[backup + target])
+                lines.append(f"restored {target}")
+            else:
+                lines.append(f"untouched {target}")
+        return ok(call, "".join(f"{line}\n" for line in lines))
 
     def on_rndc_reload(self, call: Call, loads: bool, fails: bool) -> Result:
         if fails:
@@ -309,9 +317,7 @@ class BindServer:
 
     def activate(self, *, fail_at: int | None = None) -> None:
         """Back up and move the staged files; fail_at: the index of the file whose mv fails."""
-        self.host.expect(
-            script(apply.ACTIVATE_SCRIPT), respond=lambda call: self.on_activate(call, fail_at)
-        )
+        self.host.expect(script(apply.ACTIVATE_SCRIPT), respond=lambda call: self.on_activate(call, fail_at))
 
     def reload(self, *, loads: bool = True, fails: bool = False, starts: bool = False) -> None:
         """named takes the change: `rndc reload`, or (starts) enable and start it when it was not running.
@@ -339,6 +345,8 @@ class BindServer:
         """What is still staged is removed, then apply.rollback(): old files back, then reload
         (restart when the reload fails)."""
         self.remove_files()
+        # Where a zone's old content waits, under its new serial, beside the backup.
+        self.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=self.on_make_dir)
         self.host.expect(script(apply.ROLLBACK_SCRIPT), respond=self.on_roll_back)
         self.host.expect(
             exactly("rndc", "reload"), respond=lambda call: self.on_rndc_reload(call, True, reload_fails)

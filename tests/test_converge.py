@@ -8,6 +8,8 @@ that nothing dnsctl staged was left behind.
 
 from __future__ import annotations
 
+import signal
+
 import dns.serial
 import pytest
 
@@ -17,6 +19,7 @@ from dnsctl.errors import (
     CommandFailed,
     LockBusy,
     PreconditionError,
+    RemoteError,
     RollbackFailed,
     RolledBack,
     ValidationError,
@@ -418,6 +421,27 @@ def test_secondary_reload_failure_rolls_back_primary_and_secondary(scene):
     assert ns1.staged_leftovers() == ns2.staged_leftovers() == []
 
 
+def test_a_connection_lost_during_the_rollback_is_made_again(scene):
+    ns1, files = older_primary(scene)
+    ns1.preflight()
+    ns1.stage((ZONE,))
+    ns1.activate()
+    ns1.reload(loads=False)
+    ns1.remove_files()
+    ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
+    lost = dropped("ns1 (198.51.100.10)", "dnsctl-rollback")
+    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), raises=lost)
+    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)  # on the new connection
+    ns1.host.expect(exactly("rndc", "reload"), respond=lambda call: ns1.on_rndc_reload(call, True, False))
+
+    with pytest.raises(RolledBack, match=r"rolled back ns1 to the previous configuration$"):
+        init_primary(scene.session(), ZONE)
+
+    assert ns1.host.reconnects == 1
+    assert ns1.host.files[ZONE_FILE] == render.with_serial(files[ZONE_FILE], TODAY_SERIAL + 1)
+    assert scene.dns.zones(NS1) == {ZONE: TODAY_SERIAL + 1}
+
+
 def test_rollback_that_fails_says_where_the_backups_are(scene):
     ns1, _ = older_primary(scene)
     ns1.preflight()
@@ -425,8 +449,11 @@ def test_rollback_that_fails_says_where_the_backups_are(scene):
     ns1.activate()
     ns1.reload(loads=False)
     ns1.remove_files()
-    ns1.host.expect(
-        script(apply.ROLLBACK_SCRIPT), raises=dropped("ns1 (198.51.100.10)", "dnsctl-rollback")
+    ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
+    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), raises=dropped("ns1 (198.51.100.10)", "dnsctl-rollback"))
+    ns1.host.reconnect_error = RemoteError(
+        "ns1 (198.51.100.10): unreachable on port 22: connection refused "
+        "(gave up reconnecting after 3 attempts)"
     )
 
     with pytest.raises(RollbackFailed) as caught:
@@ -435,8 +462,8 @@ def test_rollback_that_fails_says_where_the_backups_are(scene):
     message = str(caught.value)
     assert caught.value.exit_code == 6
     assert message.startswith(f"ns1: named does not serve {ZONE} serial {TODAY_SERIAL}")
-    assert "ROLLBACK FAILED on ns1: ns1 (198.51.100.10): SSH failed during `dnsctl-rollback`" in message
-    assert message.endswith(" on ns1") and "backups are in /var/backups/dnsctl/" in message
+    assert "; ROLLBACK FAILED: ns1: NOT rolled back (ns1 (198.51.100.10): unreachable on port 22" in message
+    assert "the new files may be in place; the old ones are in /var/backups/dnsctl/" in message
     assert "\n" not in message
 
 
@@ -447,10 +474,29 @@ def test_rollback_that_does_not_bring_the_old_serial_back_fails(scene):
     ns1.activate()
     ns1.reload(loads=False)
     ns1.remove_files()
+    ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
     ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)
     ns1.reload(loads=False)
 
-    with pytest.raises(RollbackFailed, match=f"is not back to its old content at serial {TODAY_SERIAL + 1}"):
+    with pytest.raises(
+        RollbackFailed,
+        match=rf"ns1: rolled back, but serves {ZONE} serial {OLD_SERIAL}, not {TODAY_SERIAL + 1}",
+    ):
+        init_primary(scene.session(), ZONE)
+
+
+def test_rollback_that_does_not_bring_the_old_records_back_fails(scene):
+    ns1, _ = older_primary(scene)
+    ns1.preflight()
+    ns1.stage((ZONE,))
+    ns1.activate()
+    ns1.reload(loads=False)
+    ns1.roll_back()
+    scene.dns.rrset_problems[NS1] = ["pc1.example.com. A: expected 198.51.100.49, got 198.51.100.50"]
+
+    with pytest.raises(
+        RollbackFailed, match=r"does not answer the old records: pc1\.example\.com\. A: expected"
+    ):
         init_primary(scene.session(), ZONE)
 
 
@@ -463,6 +509,7 @@ def test_a_named_that_was_not_running_is_stopped_again_on_rollback(scene):
     ns1.host.expect(exactly("systemctl", "enable", "named"))
     ns1.host.expect(exactly("systemctl", "start", "named"))  # "started", but named exits at once
     ns1.remove_files()
+    ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
     ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)
     ns1.host.expect(exactly("systemctl", "stop", "named"), respond=ns1.on_service)
 
@@ -536,6 +583,35 @@ def test_ctrl_c_after_activation_rolls_back(scene):
 
     assert ns1.host.files[ZONE_FILE] == render.with_serial(files[ZONE_FILE], TODAY_SERIAL + 1)
     assert dns.serial.Serial(scene.dns.zones(NS1)[ZONE]) > dns.serial.Serial(TODAY_SERIAL)
+
+
+def test_second_ctrl_c_and_sigterm_during_the_rollback_wait_for_it(scene):
+    """The first Ctrl-C starts the rollback; the ones during it are held until it is done:
+    exit 5 with every host back, not 130 with the new zone live."""
+    ns1, files = older_primary(scene)
+    ns1.preflight()
+    ns1.stage((ZONE,))
+    ns1.activate()
+    reload_and_ctrl_c = ctrl_c_during(lambda call: ns1.on_rndc_reload(call, True, False))
+    ns1.host.expect(exactly("rndc", "reload"), respond=reload_and_ctrl_c)
+    ns1.remove_files()
+    ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
+
+    def roll_back_while_signalled(call):
+        interrupt.request(signal.SIGINT)
+        interrupt.request(signal.SIGTERM)
+        return ns1.on_roll_back(call)
+
+    ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=roll_back_while_signalled)
+    ns1.host.expect(exactly("rndc", "reload"), respond=lambda call: ns1.on_rndc_reload(call, True, False))
+
+    with pytest.raises(RolledBack, match=r"^interrupted; rolled back ns1 to the previous configuration$"):
+        init_primary(scene.session(), ZONE)
+
+    assert ns1.host.files[ZONE_FILE] == render.with_serial(files[ZONE_FILE], TODAY_SERIAL + 1)
+    assert scene.dns.zones(NS1) == {ZONE: TODAY_SERIAL + 1}
+    with pytest.raises(KeyboardInterrupt):  # remembered for whatever would run next
+        interrupt.checkpoint()
 
 
 def test_a_failed_command_raises_command_failed_with_its_reason(scene):

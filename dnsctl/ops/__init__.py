@@ -2,6 +2,7 @@
 
 session   the inventory, one connection per host, the report and the options
 converge  the engine behind every server change (plan, show, stage, activate, verify, roll back)
+rollback  undo a failed activation and prove by DNS that every server serves the old data
 servers   init-primary, add-slave, status, check
 clients   configure-client
 failover  failover-test

@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 import time
 
-from dnsctl import apply, facts, plan, render, verify
+from dnsctl import apply, facts, interrupt, plan, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
     RemoteError,
-    RollbackFailed,
     RolledBack,
     ValidationError,
     VerifyError,
 )
+from dnsctl.ops import rollback
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
 from dnsctl.report import Report
@@ -105,8 +105,17 @@ def _refuse_existing(server: str, existing: facts.Existing) -> None:
         )
 
 
-def converge(session: Session, wants: Wants, stages: list[list[str]]) -> dict[str, HostPlan]:
-    """Bring servers to what the inventory wants; stages are activated in order."""
+def converge(
+    session: Session, wants: Wants, stages: list[list[str]], *, follow_secondaries: bool = False
+) -> dict[str, HostPlan]:
+    """Bring servers to what the inventory wants; stages are activated in order.
+
+    A secondary whose configuration this run changes must transfer the primary's
+    serial as part of its activation: one that cannot is rolled back with the
+    rest, never left answering SERVFAIL. With follow_secondaries, every other
+    secondary in wants must also reach the primary's serial (also when nothing
+    changed), so nothing runs outside the rollback after the first activation.
+    """
     servers = [server for stage in stages for server in stage]
     session.connect(servers)
     session.lock(servers)
@@ -125,6 +134,9 @@ def converge(session: Session, wants: Wants, stages: list[list[str]]) -> dict[st
         report.text("dry run: nothing was changed")
         return plans
     if all(host_plan.empty for host_plan in plans.values()):
+        if follow_secondaries:
+            # Nothing changed, so nothing to roll back: one out of sync is a plain failure.
+            session.fleet.each(servers, lambda s: _confirm_transfers(session, plans, wants, s))
         return plans
     session.options.confirm("Apply these changes?")
     for server, host_plan in plans.items():
@@ -134,7 +146,7 @@ def converge(session: Session, wants: Wants, stages: list[list[str]]) -> dict[st
                 apply.install(session.fleet[server], host_plan)
             plans[server] = gather(session, server, wants[server])
             show_plans(report, {server: plans[server]})
-    _apply(session, plans, stages)
+    _apply(session, plans, wants, stages, follow_secondaries)
     return plans
 
 
@@ -151,7 +163,13 @@ def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
             report.text(host_plan.diff())
 
 
-def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]) -> None:
+def _apply(
+    session: Session,
+    plans: dict[str, HostPlan],
+    wants: Wants,
+    stages: list[list[str]],
+    follow_secondaries: bool = False,
+) -> None:
     fleet, report = session.fleet, session.report
     busy = [name for name, host_plan in plans.items() if not host_plan.empty]
 
@@ -163,8 +181,9 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
     try:
         fleet.each(busy, stage)  # every host validated before any is activated
     except BaseException as exc:
-        for name in busy:
-            apply.discard(fleet[name], plans[name])
+        with interrupt.shield("removing the staged files"):
+            for name in busy:
+                apply.discard(fleet[name], plans[name])
         if isinstance(exc, DnsctlError) and not isinstance(exc, ValidationError | RemoteError):
             # e.g. a read-only or full file system: the failed write is undone already.
             raise RolledBack(f"{exc}; nothing was changed") from None
@@ -176,22 +195,27 @@ def _apply(session: Session, plans: dict[str, HostPlan], stages: list[list[str]]
 
             def activate(name: str) -> None:
                 host_plan = plans[name]
-                activation = apply.Activation(host_plan, f"{apply.BACKUP_ROOT}/{stamp}")
-                activations.append(activation)
-                verb = "restart" if host_plan.restart else "reload"
-                with report.step(name, f"back up, activate, {verb}"):
-                    apply.activate(fleet[name], activation)
-                    host_plan.activated_at = time.monotonic()
-                if host_plan.open_firewall:
-                    with report.step(name, f"firewalld: allow dns in zone {host_plan.facts.firewall.zone}"):
-                        apply.open_firewall(fleet[name], host_plan)
-                _confirm_serials(session, host_plan)
+                if name in busy:
+                    activation = apply.Activation(host_plan, f"{apply.BACKUP_ROOT}/{stamp}")
+                    activations.append(activation)
+                    verb = "restart" if host_plan.restart else "reload"
+                    with report.step(name, f"back up, activate, {verb}"):
+                        apply.activate(fleet[name], activation)
+                        host_plan.activated_at = time.monotonic()
+                    if host_plan.open_firewall:
+                        zone = host_plan.facts.firewall.zone
+                        with report.step(name, f"firewalld: allow dns in zone {zone}"):
+                            apply.open_firewall(fleet[name], host_plan)
+                    _confirm_serials(session, host_plan)
+                if name in busy or follow_secondaries:
+                    _confirm_transfers(session, plans, wants, name)
 
-            fleet.each([name for name in group if name in busy], activate)
+            fleet.each(group, activate)
     except BaseException as exc:
-        for name in busy:  # what is still staged, also on a host whose activation stopped half-way
-            apply.discard(fleet[name], plans[name])
-        roll_back(session, activations, exc)
+        with interrupt.shield("finishing the rollback"):
+            for name in busy:  # what is still staged, also on a host whose activation stopped half-way
+                apply.discard(fleet[name], plans[name])
+            rollback.roll_back(session, plans, wants, activations, exc)
 
 
 def _confirm_serials(session: Session, host_plan: HostPlan) -> None:
@@ -205,42 +229,60 @@ def _confirm_serials(session: Session, host_plan: HostPlan) -> None:
             )
 
 
-def roll_back(session: Session, activations: list[apply.Activation], cause: BaseException) -> None:
-    """Undo every activation, newest first, and prove named serves the old data again.
+def _confirm_transfers(session: Session, plans: dict[str, HostPlan], wants: Wants, server: str) -> None:
+    """Each secondary zone of server is transferred: the primary's serial served, the file written."""
+    for zone, role in wants[server].items():
+        if role == "secondary":
+            primary = plans.get(session.inventory.zones[zone].primary)
+            since = plans[server].activated_at or (primary.activated_at if primary else None)
+            wait_for_transfer(session, plans[server], zone, _primary_serial(session, plans, zone), since)
 
-    Always raises: RolledBack when every host is back, RollbackFailed otherwise.
+
+def _primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> int:
+    primary = session.inventory.zones[zone].primary
+    if primary in plans and zone in plans[primary].expect_serials:
+        return plans[primary].expect_serials[zone]
+    answer = verify.soa(session.inventory.servers[primary].address, zone)
+    if not answer.ok:
+        raise VerifyError(
+            f"{primary}: the primary does not serve {zone} ({verify.describe(answer)}); "
+            "run init-primary first"
+        )
+    assert answer.serial is not None
+    return answer.serial
+
+
+def wait_for_transfer(
+    session: Session, plan: HostPlan, zone_name: str, serial: int, since: float | None = None
+) -> None:
+    """The secondary answers the primary's serial, and named has written the zone to disk.
+
+    since: when the change this waits for was made (time.monotonic()); default the
+    moment this secondary's own configuration was activated.
     """
-    report = session.report
-    reason = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
-    failed = []
-    for activation in reversed(activations):
-        name = activation.plan.server
-        try:
-            with report.step(name, "roll back"):
-                apply.rollback(session.fleet[name], activation)
-                _confirm_restored(session, activation)
-        except (DnsctlError, OSError) as exc:
-            failed.append(f"{name}: {exc}")
-    hosts = ", ".join(a.plan.server for a in activations)
-    if failed:
-        raise RollbackFailed(
-            f"{reason}; ROLLBACK FAILED on {'; '.join(failed)}; backups are in "
-            f"{activations[0].backup_dir} on {hosts}"
-        ) from None
-    raise RolledBack(f"{reason}; rolled back {hosts} to the previous configuration") from None
-
-
-def _confirm_restored(session: Session, activation: apply.Activation) -> None:
-    host_plan = activation.plan
-    if not host_plan.facts.named_active:
-        return  # named served nothing before and is stopped again: there is no old serial to see
-    for zone in host_plan.expect_serials:
-        old = render.zone_serial(host_plan.current.get(host_plan.layout.primary_file(zone)))
-        expected = activation.restored_serials.get(zone, old)
-        if expected is None:
-            continue
-        answer = verify.wait_for_serial(host_plan.address, zone, expected, session.options.timeout)
-        if answer.serial != expected:
+    report, timeout = session.report, session.options.timeout
+    with report.step(plan.server, f"wait for {zone_name} serial {serial} at {plan.address}") as step:
+        answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout)
+        if not (answer.ok and answer.serial == serial):
             raise VerifyError(
-                f"{zone} is not back to its old content at serial {expected} ({verify.describe(answer)})"
+                f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
+                f"({verify.describe(answer)})"
             )
+        since = since if since is not None else plan.activated_at
+        if since is None:
+            step.detail = "already in sync"
+        else:
+            took = time.monotonic() - since
+            step.detail = f"zone transferred, in sync {took:.3f}s after named took the change"
+            step.data["transfer_seconds"] = round(took, 3)
+        step.data["serial"] = serial
+    path = plan.layout.secondary_file(zone_name)
+    with report.step(plan.server, f"transferred file {path}"):
+        # named writes a transferred zone to disk some time after it serves it.
+        connection = session.fleet[plan.server]
+        deadline = time.monotonic() + timeout
+        while not connection.run(["test", "-s", path], check=False, reconnect=True).ok:
+            if time.monotonic() >= deadline:
+                raise VerifyError(f"{plan.server}: named did not write {path} within {timeout:.0f} s")
+            interrupt.checkpoint()
+            time.sleep(0.1)

@@ -20,8 +20,8 @@ from pathlib import Path
 from dnsctl import inventory_edit
 from dnsctl.errors import InventoryError, PreconditionError, UsageError
 from dnsctl.models import Inventory, ResolvedRecord, parse_inventory
-from dnsctl.ops.converge import Wants, converge
-from dnsctl.ops.servers import verify_primary, wait_for_transfer
+from dnsctl.ops.converge import Wants, converge, wait_for_transfer
+from dnsctl.ops.servers import verify_primary
 from dnsctl.ops.session import Session
 
 

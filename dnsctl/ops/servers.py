@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
-from dnsctl import interrupt, verify
+from dnsctl import verify
 from dnsctl.errors import UsageError, VerifyError
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.session import Session
@@ -60,51 +59,9 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
         raise UsageError(f"zone {zone_name} has no secondaries in the inventory")
     wants: Wants = {zone.primary: {zone_name: "primary"}}
     wants.update({server: {zone_name: "secondary"} for server in targets})
-    plans = converge(session, wants, [[zone.primary], targets])
-    if session.options.dry_run:
-        return
-    serial = plans[zone.primary].expect_serials[zone_name]
-
-    def check(server: str) -> None:
-        wait_for_transfer(session, plans[server], zone_name, serial)
-
-    session.fleet.each(targets, check)
-
-
-def wait_for_transfer(
-    session: Session, plan: HostPlan, zone_name: str, serial: int, since: float | None = None
-) -> None:
-    """The secondary answers the primary's serial, and named has written the zone to disk.
-
-    since: when the change this waits for was made (time.monotonic()); default the
-    moment this secondary's own configuration was activated.
-    """
-    report, timeout = session.report, session.options.timeout
-    with report.step(plan.server, f"wait for {zone_name} serial {serial} at {plan.address}") as step:
-        answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout)
-        if not (answer.ok and answer.serial == serial):
-            raise VerifyError(
-                f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
-                f"({verify.describe(answer)})"
-            )
-        since = since if since is not None else plan.activated_at
-        if since is None:
-            step.detail = "already in sync"
-        else:
-            took = time.monotonic() - since
-            step.detail = f"zone transferred, in sync {took:.3f}s after named took the change"
-            step.data["transfer_seconds"] = round(took, 3)
-        step.data["serial"] = serial
-    path = plan.layout.secondary_file(zone_name)
-    with report.step(plan.server, f"transferred file {path}"):
-        # named writes a transferred zone to disk some time after it serves it.
-        connection = session.fleet[plan.server]
-        deadline = time.monotonic() + timeout
-        while not connection.run(["test", "-s", path], check=False).ok:
-            if time.monotonic() >= deadline:
-                raise VerifyError(f"{plan.server}: named did not write {path} within {timeout:.0f} s")
-            interrupt.checkpoint()
-            time.sleep(0.1)
+    # Each secondary's transfer is part of the activation: one that does not come rolls
+    # back that secondary and the primary's change, and nothing is left half-made.
+    converge(session, wants, [[zone.primary], targets], follow_secondaries=True)
 
 
 def status(session: Session, zones: Sequence[str] = ()) -> None:
