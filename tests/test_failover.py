@@ -8,10 +8,12 @@ so the client's lookups move to ns2 as on the lab.
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from dnsctl import interrupt
-from dnsctl.errors import PreconditionError, RollbackFailed, UsageError, VerifyError
+from dnsctl.errors import PreconditionError, RemoteError, RollbackFailed, UsageError, VerifyError
 from dnsctl.models import parse_inventory
 from dnsctl.ops import failover_test
 from dnsctl.ops.failover import DROP_RULE, SAFETY_UNIT
@@ -187,15 +189,30 @@ def test_drop_rule_that_cannot_be_removed_says_it_expires(scene, lab):
     assert message.endswith("removes the firewalld drop rule 5 minutes after the test began")
 
 
-def test_connection_lost_during_the_restore(scene, lab):
+def test_connection_lost_during_the_restore_is_made_again(scene, lab):
     ns1, _, client = lab
     resolve(client)
     stop_named(ns1)
     resolve(client)
     lost = dropped("ns1 (198.51.100.10)", "systemctl start named")
     ns1.host.expect(exactly("systemctl", "start", "named"), raises=lost)
+    start_named(ns1)  # again, on the new connection
 
-    with pytest.raises(RollbackFailed, match=r"SSH failed during .*dead man's switch"):
+    failover_test(scene.session(), ZONE)
+
+    assert ns1.host.reconnects == 1 and ns1.named_active
+
+
+def test_connection_that_cannot_be_made_again_during_the_restore(scene, lab):
+    ns1, _, client = lab
+    resolve(client)
+    stop_named(ns1)
+    resolve(client)
+    lost = dropped("ns1 (198.51.100.10)", "systemctl start named")
+    ns1.host.expect(exactly("systemctl", "start", "named"), raises=lost)
+    ns1.host.reconnect_error = RemoteError("ns1 (198.51.100.10): unreachable on port 22: timed out")
+
+    with pytest.raises(RollbackFailed, match=r"unreachable on port 22: timed out; its dead man's switch"):
         failover_test(scene.session(), ZONE)
 
 
@@ -207,8 +224,43 @@ def test_primary_that_is_back_but_silent_is_a_failure(scene, lab):
     ns1.host.expect(exactly("systemctl", "start", "named"))  # "started", but named exits at once
     ns1.host.expect(exactly("systemctl", "stop", TIMER))
 
-    with pytest.raises(VerifyError, match=r"^ns1: does not answer again after the test \(refused"):
+    with pytest.raises(
+        RollbackFailed,
+        match=rf"^could not bring the primary back: ns1: does not answer {ZONE} again \(refused",
+    ):
         failover_test(scene.session(), ZONE)
+
+
+def test_signals_during_the_restore_wait_for_it(scene, lab):
+    ns1, _, client = lab
+    resolve(client)
+    stop_named(ns1)
+    resolve(client)
+
+    def start_while_signalled(call):
+        interrupt.request(signal.SIGTERM)
+        interrupt.request(signal.SIGHUP)
+        return ns1.on_service(call)
+
+    ns1.host.expect(exactly("systemctl", "start", "named"), respond=start_while_signalled)
+    ns1.host.expect(exactly("systemctl", "stop", TIMER))
+
+    with pytest.raises(KeyboardInterrupt):  # once the primary is back
+        failover_test(scene.session(), ZONE)
+
+    assert ns1.named_active and scene.dns.zones(NS1) == {ZONE: SERIAL}
+
+
+def test_the_test_holds_the_lock_of_the_client_and_the_primary(scene, lab):
+    ns1, _, client = lab
+    resolve(client)
+    stop_named(ns1)
+    resolve(client)
+    start_named(ns1)
+
+    failover_test(scene.session(), ZONE)
+
+    assert len(ns1.host.locks) == len(client.host.locks) == 1
 
 
 def test_primary_that_does_not_serve_the_zone_cannot_start_the_test(scene, lab):

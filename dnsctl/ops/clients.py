@@ -53,6 +53,8 @@ def configure_client(
     servers = list(dns_servers) or _zone_servers(inventory)
     probe = _served_sample(inventory, servers)
     session.connect(names)
+    # The same lock as server changes: a failover-test resolving on the client holds it.
+    session.lock(names)
     session.fleet.each(names, lambda name: _configure_one(session, name, servers, dns_options, probe))
 
 

@@ -11,8 +11,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dnsctl import facts, verify
-from dnsctl.errors import DnsctlError, PreconditionError, RemoteError, RollbackFailed, UsageError, VerifyError
+from dnsctl import facts, interrupt, verify
+from dnsctl.errors import (
+    DnsctlError,
+    PreconditionError,
+    RemoteError,
+    RollbackFailed,
+    UsageError,
+    VerifyError,
+)
 from dnsctl.models import dns_name_text, in_zone
 from dnsctl.ops.clients import address_records, getent, sample_name
 from dnsctl.ops.session import Session
@@ -77,6 +84,8 @@ def failover_test(
     primary = inventory.servers[zone.primary]
     secondaries = {inventory.servers[s].address: s for s in zone.secondaries}
     session.connect([client, zone.primary])
+    # No change may start named (or reload it) behind the test's back.
+    session.lock([client, zone.primary])
     report = session.report
     report.data.update(zone=zone_name, name=fqdn, mode=mode, client=client)
 
@@ -86,6 +95,7 @@ def failover_test(
             f"{zone.primary}: does not answer {zone_name} before the test ({verify.describe(answer)}); "
             "run init-primary first"
         )
+    assert answer.serial is not None
     with report.waiting(client, f"before: resolve {fqdn}"):
         before = _resolve_on(session.fleet[client], fqdn, rdtype)
     _phase(report, client, "before: resolve", fqdn, before)
@@ -134,20 +144,41 @@ def failover_test(
             )
             if not ok:
                 problems.append(f"secondary {server} does not serve {zone_name} ({verify.describe(direct)})")
-    finally:
-        with report.step(zone.primary, "bring the primary back"):
-            try:
-                _restore_primary(primary_conn, mode)
-            except DnsctlError as exc:
-                raise RollbackFailed(f"could not bring the primary back: {exc}; {SAFETY_NET[mode]}") from None
-            back = verify.wait_for_serial(primary.address, zone_name, answer.serial, session.options.timeout)
-            if not back.ok:
-                raise VerifyError(
-                    f"{zone.primary}: does not answer again after the test ({verify.describe(back)})"
-                )
+    except BaseException as exc:
+        _bring_back(session, zone.primary, zone_name, mode, answer.serial, cause=exc)
+        raise
+    _bring_back(session, zone.primary, zone_name, mode, answer.serial)
+    interrupt.checkpoint()  # a stop requested while the primary came back takes effect now
     report.data["failover"] = not problems
     if problems:
         raise VerifyError("failover failed: " + "; ".join(dict.fromkeys(problems)))
+
+
+def _bring_back(
+    session: Session,
+    server: str,
+    zone_name: str,
+    mode: str,
+    serial: int,
+    cause: BaseException | None = None,
+) -> None:
+    """Restore the primary, whatever ended the test; no signal cuts this short, and a lost
+    connection is made again. Raises RollbackFailed, naming the primary's state, if it fails."""
+    address = session.inventory.servers[server].address
+    with interrupt.shield("bringing the primary back"):
+        try:
+            with session.report.step(server, "bring the primary back"):
+                _restore_primary(session.fleet[server], mode)
+                back = verify.wait_for_serial(address, zone_name, serial, session.options.timeout)
+                if not back.ok:
+                    raise VerifyError(
+                        f"{server}: does not answer {zone_name} again ({verify.describe(back)})"
+                    )
+        except (DnsctlError, OSError) as exc:
+            why = "interrupted; " if isinstance(cause, KeyboardInterrupt) else f"{cause}; " if cause else ""
+            raise RollbackFailed(
+                f"{why}could not bring the primary back: {exc}; {SAFETY_NET[mode]}"
+            ) from None
 
 
 def _phase(report: Report, client: str, label: str, fqdn: str, result: Resolution, good: bool = True) -> None:
@@ -193,10 +224,13 @@ def _break_primary(connection: Connection, mode: str) -> None:
 
 
 def _restore_primary(connection: Connection, mode: str) -> None:
+    """Undo _break_primary; every step is safe to repeat after a reconnect."""
     if mode == "stop":
-        connection.run(["systemctl", "start", "named"])
-        connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False)
+        connection.run(["systemctl", "start", "named"], reconnect=True)
+        connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False, reconnect=True)
     else:
-        result = connection.run(["firewall-cmd", f"--remove-rich-rule={DROP_RULE}"], check=False)
+        result = connection.run(
+            ["firewall-cmd", f"--remove-rich-rule={DROP_RULE}"], check=False, reconnect=True
+        )
         if not result.ok and "NOT_ENABLED" not in result.stderr + result.stdout:
             raise RemoteError(f"{connection.name}: could not remove the drop rule: {result.reason()}")
