@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import dns.serial
 
-from dnsctl import render
+from dnsctl import interrupt, render
 from dnsctl.errors import CommandFailed, RemoteError, ValidationError
 from dnsctl.plan import FileChange, HostPlan
 from dnsctl.remote import Connection
@@ -111,8 +111,9 @@ def discard(connection: Connection, plan: HostPlan) -> None:
 
 def _remove(connection: Connection, paths: list[str]) -> None:
     if paths:
-        # Best effort: a leftover staged name never shadows a live file.
-        with contextlib.suppress(RemoteError):
+        # Best effort: a leftover staged name never shadows a live file. A Ctrl-C that
+        # stopped the run waits for this clean-up.
+        with interrupt.shield("removing the staged files"), contextlib.suppress(RemoteError):
             connection.run(["rm", "-f", "--", *paths], check=False)
 
 

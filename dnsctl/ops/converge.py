@@ -180,10 +180,10 @@ def _apply(
 
     try:
         fleet.each(busy, stage)  # every host validated before any is activated
+        interrupt.checkpoint()  # a Ctrl-C during the last check stops here, before any activation
     except BaseException as exc:
-        with interrupt.shield("removing the staged files"):
-            for name in busy:
-                apply.discard(fleet[name], plans[name])
+        for name in busy:
+            apply.discard(fleet[name], plans[name])
         if isinstance(exc, DnsctlError) and not isinstance(exc, ValidationError | RemoteError):
             # e.g. a read-only or full file system: the failed write is undone already.
             raise RolledBack(f"{exc}; nothing was changed") from None
@@ -196,6 +196,7 @@ def _apply(
             def activate(name: str) -> None:
                 host_plan = plans[name]
                 if name in busy:
+                    interrupt.checkpoint()  # before the activation exists: stopping here changes nothing
                     activation = apply.Activation(host_plan, f"{apply.BACKUP_ROOT}/{stamp}")
                     activations.append(activation)
                     verb = "restart" if host_plan.restart else "reload"
@@ -215,6 +216,8 @@ def _apply(
         with interrupt.shield("finishing the rollback"):
             for name in busy:  # what is still staged, also on a host whose activation stopped half-way
                 apply.discard(fleet[name], plans[name])
+            if not activations:
+                raise  # stopped before the first activation: nothing was changed
             rollback.roll_back(session, plans, wants, activations, exc)
 
 
