@@ -238,7 +238,7 @@ def _confirm_transfers(session: Session, plans: dict[str, HostPlan], wants: Want
         if role == "secondary":
             primary = plans.get(session.inventory.zones[zone].primary)
             since = plans[server].activated_at or (primary.activated_at if primary else None)
-            wait_for_transfer(session, plans[server], zone, _primary_serial(session, plans, zone), since)
+            _wait_for_transfer(session, plans[server], zone, _primary_serial(session, plans, zone), since)
 
 
 def _primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> int:
@@ -255,7 +255,7 @@ def _primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> 
     return answer.serial
 
 
-def wait_for_transfer(
+def _wait_for_transfer(
     session: Session, plan: HostPlan, zone_name: str, serial: int, since: float | None = None
 ) -> None:
     """The secondary answers the primary's serial, and named has written the zone to disk.

@@ -11,7 +11,6 @@ run leaves it exactly as it was.
 from __future__ import annotations
 
 import fcntl
-import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ from pathlib import Path
 from dnsctl import inventory_edit
 from dnsctl.errors import InventoryError, PreconditionError, UsageError
 from dnsctl.models import Inventory, ResolvedRecord, parse_inventory
-from dnsctl.ops.converge import Wants, converge, wait_for_transfer
+from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.servers import verify_primary
 from dnsctl.ops.session import Session
 
@@ -102,24 +101,16 @@ def record_list(session: Session, zone: str) -> None:
 
 
 def _apply_zone(session: Session, zone: str, wait: bool) -> None:
-    """Converge the zone on its primary and secondaries; wait until every secondary serves it."""
+    """Converge the zone on its primary and secondaries. With wait, each secondary's transfer
+    of the new serial is part of the change: one that does not come rolls it back (exit 5),
+    so the servers never disagree with the inventory file, which is then left as it was."""
     spec = session.inventory.zones[zone]
     wants: Wants = {spec.primary: {zone: "primary"}}
     wants.update({server: {zone: "secondary"} for server in spec.secondaries})
     stages = [[spec.primary], list(spec.secondaries)] if spec.secondaries else [[spec.primary]]
-    plans = converge(session, wants, stages)
-    if session.options.dry_run:
-        return
-    primary = plans[spec.primary]
-    verify_primary(session, zone, primary)
-    if not wait or not spec.secondaries:
-        return
-    serial = primary.expect_serials[zone]
-    since = primary.activated_at if primary.activated_at is not None else time.monotonic()
-    session.fleet.each(
-        list(spec.secondaries),
-        lambda server: wait_for_transfer(session, plans[server], zone, serial, since=since),
-    )
+    plans = converge(session, wants, stages, follow_secondaries=wait)
+    if not session.options.dry_run:
+        verify_primary(session, zone, plans[spec.primary])
 
 
 def _inventory_path(session: Session) -> Path:
