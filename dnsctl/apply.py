@@ -18,7 +18,7 @@ import dns.serial
 
 from dnsctl import interrupt, render
 from dnsctl.errors import CommandFailed, RemoteError, ValidationError
-from dnsctl.plan import FileChange, HostPlan
+from dnsctl.plan import HostPlan
 from dnsctl.remote import Connection
 
 STAGED = ".dnsctl-new"
@@ -32,7 +32,6 @@ class Activation:
 
     plan: HostPlan
     backup_dir: str
-    moved: list[FileChange] = field(default_factory=list)
     restored_serials: dict[str, int] = field(default_factory=dict)  # zone -> serial after rollback
 
 
@@ -151,7 +150,7 @@ done
 def activate(connection: Connection, activation: Activation) -> None:
     """Back up and move every staged file into place, then make named use them.
 
-    activation.moved grows as files are moved, so a failure half-way is undone exactly.
+    A failure half-way is undone by rollback(), which finds on the host which files moved.
     """
     plan = activation.plan
     if plan.changes:
@@ -160,8 +159,6 @@ def activate(connection: Connection, activation: Activation) -> None:
             + [change.path for change in plan.changes],
             check=False,
         )
-        moved = set(result.stdout.split())
-        activation.moved = [change for change in plan.changes if change.path in moved]
         if not result.ok:
             # stdout lists the files moved so far; why the next one failed is on stderr.
             raise CommandFailed(plan.server, replace(result, stdout=""))
