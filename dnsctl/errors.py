@@ -6,6 +6,8 @@ test checks that README's table says the same.
 
 from __future__ import annotations
 
+from dnsctl import secrets
+
 EXIT_CODES: dict[int, str] = {
     0: 'success (including "no changes")',
     1: "a verification or test failed (e.g. failover did not work), or you answered no at the prompt",
@@ -31,6 +33,8 @@ class DnsctlError(Exception):
     exit_code = 1
 
     def __init__(self, message: str) -> None:
+        # Messages quote files and command output, which may hold a key's secret.
+        message = secrets.mask(message)
         super().__init__(message)
         self.message = message
 

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any, TextIO
 
+from dnsctl import secrets
+
 MARKS = {"ok": "OK", "fail": "FAIL", "skip": "--", "plan": ".."}
 
 ERASE_LINE = "\r\x1b[K"
@@ -156,7 +158,7 @@ class Report:
         detail: str = "",
         **data: Any,
     ) -> Step:
-        step = Step(host, action, status, round(seconds, 3), detail, data)
+        step = Step(host, action, status, round(seconds, 3), secrets.mask(detail), data)
         self.steps.append(step)
         if not self.json_mode:
             timing = f"{seconds:.2f}s" if seconds else ""
@@ -234,6 +236,7 @@ class Report:
 
     def text(self, text: str) -> None:
         """Free text for people (a diff, a summary); in --json it goes into the document."""
+        text = secrets.mask(text)
         if self.json_mode:
             self.data.setdefault("text", []).append(text)
         else:
@@ -247,17 +250,20 @@ class Report:
         exit_code: int = 0,
         errors: list[str] | None = None,
     ) -> dict[str, Any]:
-        return {
-            "command": self.command,
-            "ok": ok,
-            "exit_code": exit_code,
-            "error": error,
-            "errors": errors if errors is not None else ([error] if error else []),
-            "seconds": round(time.monotonic() - self.started, 3),
-            "steps": [asdict(step) for step in self.steps],
-            **{key: value for key, value in self.data.items() if key != "text"},
-            **({"text": self.data["text"]} if "text" in self.data else {}),
-        }
+        """Everything as one JSON-ready value, with every secret hidden (plan diffs show files)."""
+        return secrets.mask_data(
+            {
+                "command": self.command,
+                "ok": ok,
+                "exit_code": exit_code,
+                "error": error,
+                "errors": errors if errors is not None else ([error] if error else []),
+                "seconds": round(time.monotonic() - self.started, 3),
+                "steps": [asdict(step) for step in self.steps],
+                **{key: value for key, value in self.data.items() if key != "text"},
+                **({"text": self.data["text"]} if "text" in self.data else {}),
+            }
+        )
 
     def emit(
         self,
