@@ -1,29 +1,40 @@
-"""Carry out a host plan safely: stage -> validate -> back up -> atomic move -> reload.
+"""Carry out a host plan safely: validate -> stage -> compare -> back up -> atomic move -> reload.
 
-Files are first written beside their targets (``.dnsctl-new``) and validated on
-the host with named-checkzone and named-checkconf -z against the complete new
-configuration (shadow copies, ``.dnsctl-check``), so nothing named would reject is
-ever moved into place. Old files are kept under /var/backups/dnsctl/<stamp>/ and
-restored, with a reload, when anything later fails.
+dnsctl runs as root where less trusted accounts (the user named runs as, local
+users) can write some of the directories it works in (/var/lib/bind is root:bind
+775), so nothing here follows a name someone else may have planted:
+
+- Validation copies of the whole new configuration and zones go into a fresh
+  private directory (0700, random name, under a root-only parent); named-checkzone,
+  named-checkconf -z and the `named-checkconf -p` guard (namedconf.compare) read
+  only those, so they read exactly what named will read after activation.
+- Staged files get random names beside their targets and are created exclusively
+  (`dd conv=excl`: O_CREAT|O_EXCL, which never follows a link), with their mode
+  set by the umask at creation and their owner by `chown -h`; never a chmod by name.
+- Just before the move, each target must still hold what the plan was made
+  against (sha256), or nothing on the host is replaced. A copy of it goes to a
+  root-only backup directory, read with O_NOFOLLOW, with its owner and mode.
+- `mv -T` renames over the target: a link there is replaced, never followed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import posixpath
-import re
 from dataclasses import dataclass, field, replace
+from secrets import token_hex
 
 import dns.serial
 
-from dnsctl import interrupt, render
-from dnsctl.errors import CommandFailed, RemoteError, ValidationError
-from dnsctl.plan import HostPlan
-from dnsctl.remote import Connection
+from dnsctl import interrupt, namedconf, render, secrets
+from dnsctl.errors import CommandFailed, RemoteError, RolledBack, ValidationError
+from dnsctl.plan import FileChange, HostPlan
+from dnsctl.remote import Connection, Result
 
-STAGED = ".dnsctl-new"
-CHECK = ".dnsctl-check"
 BACKUP_ROOT = "/var/backups/dnsctl"
+CHECK_ROOT = "/run/dnsctl"  # validation copies, each run in its own private directory
+NEW_FILE_MODE = 0o644
 
 
 @dataclass
@@ -35,85 +46,244 @@ class Activation:
     restored_serials: dict[str, int] = field(default_factory=dict)  # zone -> serial after rollback
 
 
-def include_pattern(path: str) -> re.Pattern[str]:
-    return re.compile(rf'(include\s+"){re.escape(path)}("\s*;)')
+# --- creating files without following anything ---------------------------------------
+
+WRITE_SCRIPT = r"""
+# Create $1 from standard input; fail if anything at all, even a dangling link, has that name.
+set -e
+umask "$3"
+dd of="$1" conv=excl status=none
+chown -h -- "$2" "$1"
+"""
+
+CHECK_DIR_SCRIPT = r"""
+# $1: a new private directory; then the directories to make inside it.
+set -e
+umask 077
+dir=$1; shift
+parent=${dir%/*}
+if [ -L "$parent" ]; then echo "$parent is a symbolic link" >&2; exit 1; fi
+mkdir -p -- "$parent"
+owner_mode=$(stat -c '%u %a' -- "$parent")
+if [ "${owner_mode% *}" != "$(id -u)" ] || [ $(( 0${owner_mode#* } & 022 )) -ne 0 ]; then
+  echo "$parent must be owned by $(id -un) and writable by no one else" >&2; exit 1
+fi
+mkdir -- "$dir"
+for sub in "$@"; do mkdir -p -- "$dir$sub"; done
+"""
 
 
-def shadow(plan: HostPlan) -> dict[str, str]:
-    """The check copies of the configuration chain, each pointing at the others and at staged zones.
+def fresh_name(target: str) -> str:
+    """A name beside target that no one can have guessed and planted in advance."""
+    return f"{target}.dnsctl-{token_hex(8)}"
 
-    named-checkconf then reads exactly what named would read after activation.
+
+def write_new(connection: Connection, path: str, content: str, owner: str, mode: int) -> None:
+    """Create path exclusively with content, owner ("uid:gid" or names) and mode."""
+    umask = f"{0o777 & ~mode:04o}"
+    connection.run(["sh", "-c", WRITE_SCRIPT, "dnsctl-write", path, owner, umask], input=content)
+
+
+def ownership(plan: HostPlan, change: FileChange) -> tuple[str, int]:
+    """Owner and mode for a file's new version: the old one's (minus any execute or set-id
+    bit), or for a new file root, the plan's group and 0644."""
+    state = plan.files.get(change.path)
+    if state is not None and state.text is not None:
+        return f"{state.uid}:{state.gid}", state.mode & 0o666
+    return f"root:{change.group}", NEW_FILE_MODE
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- validation ----------------------------------------------------------------------
+
+
+def shadow(plan: HostPlan, check_dir: str) -> tuple[str, dict[str, str]]:
+    """Copies under check_dir of the new zones and of every file of named's include chain
+    that is, or leads to, a changed file; includes and zone files point at the copies.
+
+    Returns the file to give named-checkconf (the copy of named's main file) and the
+    copies by path. named-checkconf then reads exactly what named would read after
+    activation, and nothing anyone else can write.
     """
-    layout = plan.layout
-    current = plan.current
-    new_content = {change.path: change.new for change in plan.changes}
-    staged_zones = [change.path for change in plan.changes if change.kind == "zone"]
-    copies = {}
-    for path in layout.config_files():
-        text = new_content.get(path, current.get(path))
-        if text is None:
+    chain = plan.chain
+    assert chain is not None, "gather() reads the include chain of every plan with changes"
+    zone_changes = [change for change in plan.changes if change.kind == "zone"]
+    copies = {check_dir + change.path: change.new for change in zone_changes}
+    reaching = chain.reaching()
+    managed = plan.files[plan.layout.managed_conf].canonical
+    for path in chain.order:
+        if path not in reaching:
             continue
-        for other in layout.config_files():
-            text = include_pattern(other).sub(lambda m, o=other: f"{m.group(1)}{o}{CHECK}{m.group(2)}", text)
-        if path == layout.managed_conf:
-            for zone_file in staged_zones:
-                text = text.replace(f'file "{zone_file}";', f'file "{zone_file}{STAGED}";')
-        copies[path + CHECK] = text
-    return copies
+        text = chain.texts[path]
+        # From the last include back, so the offsets of the earlier ones stay right.
+        for include in reversed(chain.includes[path]):
+            if include.files and include.files[0] in reaching:
+                text = f'{text[: include.start]}"{check_dir}{include.files[0]}"{text[include.end :]}'
+        if path == managed:
+            for change in zone_changes:
+                text = text.replace(f'file "{change.path}";', f'file "{check_dir}{change.path}";')
+        copies[check_dir + path] = text
+    main = check_dir + chain.root if chain.root in reaching else chain.root
+    return main, copies
 
 
 def stage(connection: Connection, plan: HostPlan) -> None:
-    """Upload and validate every new file; on rejection remove them all and raise."""
+    """Validate the new configuration and zones, then stage every new file beside its target.
+
+    Raises ValidationError when named would reject the change or would load anything the
+    inventory does not say, RolledBack when a target changed since the plan was made;
+    either way nothing is left behind.
+    """
+    if not plan.changes:
+        return
+    check_dir = f"{CHECK_ROOT}/check-{token_hex(8)}"
     try:
-        for change in plan.changes:
-            connection.put(change.path + STAGED, change.new, mode=0o644, group=change.group)
+        main, copies = shadow(plan, check_dir)
+        directories = sorted({posixpath.dirname(path)[len(check_dir) :] for path in copies})
+        connection.run(["sh", "-c", CHECK_DIR_SCRIPT, "dnsctl-check-dir", check_dir, *directories])
+        for path, text in copies.items():
+            write_new(connection, path, text, "0:0", 0o600)
         for change in plan.changes:
             if change.kind == "zone":
-                result = connection.run(["named-checkzone", change.zone, change.path + STAGED], check=False)
+                result = connection.run(
+                    ["named-checkzone", change.zone, check_dir + change.path], check=False
+                )
                 if not result.ok:
                     raise ValidationError(
                         f"{plan.server}: named-checkzone rejected zone {change.zone}: "
-                        f"{_checker_reason(result.stdout + result.stderr)}"
+                        f"{_checker_reason(result.stdout + result.stderr, check_dir)}"
                     )
-        copies = shadow(plan)
-        for path, text in copies.items():
-            connection.put(path, text, mode=0o644, group=plan.layout.group)
-        main = plan.layout.named_conf + CHECK
         result = connection.run(["named-checkconf", "-z", main], check=False)
         if not result.ok:
             raise ValidationError(
                 f"{plan.server}: named-checkconf rejected the new configuration: "
-                f"{_checker_reason(result.stdout + result.stderr)}"
+                f"{_checker_reason(result.stdout + result.stderr, check_dir)}"
             )
+        guard(connection, plan, main, check_dir)
+        for change in plan.changes:
+            owner, mode = ownership(plan, change)
+            # Recorded before it exists, so clean-up finds even a half-written file.
+            plan.staged[change.path] = fresh_name(change.path)
+            write_new(connection, plan.staged[change.path], change.new, owner, mode)
+        compare = ["sh", "-c", UNCHANGED_SCRIPT, "dnsctl-compare", *_planned(plan)]
+        _refuse_changed(plan, connection.run(compare, check=False))
     except BaseException:
         discard(connection, plan)
         raise
     finally:
-        _remove(connection, [path + CHECK for path in plan.layout.config_files()])
+        _remove(connection, [check_dir], recursive=True)
 
 
-def _checker_reason(output: str) -> str:
-    """The first line of named-check* output that says what is wrong."""
+def guard(connection: Connection, plan: HostPlan, main: str, check_dir: str) -> None:
+    """The second, independent check that named loads exactly what the inventory says.
+
+    Compares the configuration named parses today with the staged one, both as
+    `named-checkconf -p` prints them: dnsctl's zones must be what the inventory
+    says and nothing else may change but this server's address in listen-on. A
+    renderer bug or a value that smuggled configuration text in stops here.
+    """
+    parsed = []
+    for source in (plan.layout.named_conf, main):
+        result = connection.run(["named-checkconf", "-p", source], check=False)
+        secrets.remember(result.stdout)
+        if not result.ok:
+            raise ValidationError(
+                f"{plan.server}: named-checkconf -p failed: {_checker_reason(result.stderr, check_dir)}"
+            )
+        parsed.append(namedconf.parse(result.stdout))
+    zone_files = {check_dir + change.path: change.path for change in plan.changes if change.kind == "zone"}
+    problems = namedconf.compare(
+        parsed[0], parsed[1], plan.expected_zones, plan.address, zone_files, _carried(plan)
+    )
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ValidationError(
+            f"{plan.server}: refusing a configuration that is not what the inventory says: "
+            f"{problems[0].replace(check_dir, '')}{more}; nothing was changed"
+        )
+
+
+def _carried(plan: HostPlan) -> frozenset[str]:
+    """The zones of dnsctl's own file that this run keeps exactly as they were."""
+    managed = plan.layout.managed_conf
+    old = render.parse_managed(plan.current.get(managed))
+    new = render.parse_managed(
+        next((c.new for c in plan.changes if c.path == managed), plan.current.get(managed))
+    )
+    return frozenset(
+        zone for zone, stanza in new.items() if zone not in plan.expected_zones and old.get(zone) == stanza
+    )
+
+
+def _checker_reason(output: str, check_dir: str) -> str:
+    """The first line of named-check* output that says what is wrong, in the files' real names."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     for line in lines:
         lowered = line.lower()
         if "loaded serial" in lowered or lowered == "ok":
             continue
-        return line.replace(STAGED, "").replace(CHECK, "")
-    return lines[-1] if lines else "rejected"
+        return line.replace(check_dir, "")
+    return lines[-1].replace(check_dir, "") if lines else "rejected"
+
+
+# --- compare before replace ----------------------------------------------------------
+
+UNCHANGED_SCRIPT = r"""
+# Pairs of target and the sha256 the plan was made against ("absent": nothing there).
+while [ $# -gt 0 ]; do
+  target=$1 planned=$2; shift 2
+  if [ "$planned" = absent ]; then
+    if [ -e "$target" ] || [ -L "$target" ]; then echo "CHANGED $target"; exit 3; fi
+    continue
+  fi
+  if [ -L "$target" ] || [ ! -f "$target" ] || [ "$(stat -c %h -- "$target")" != 1 ]; then
+    echo "CHANGED $target"; exit 3
+  fi
+  sum=$(dd if="$target" iflag=nofollow,nonblock status=none | sha256sum)
+  if [ "${sum%% *}" != "$planned" ]; then echo "CHANGED $target"; exit 3; fi
+done
+"""
+
+
+def _planned(plan: HostPlan) -> list[str]:
+    return [
+        word
+        for change in plan.changes
+        for word in (change.path, "absent" if change.old is None else _sha256(change.old))
+    ]
+
+
+def _refuse_changed(plan: HostPlan, result: Result) -> None:
+    changed = [
+        line.removeprefix("CHANGED ") for line in result.stdout.splitlines() if line.startswith("CHANGED ")
+    ]
+    if changed:
+        raise RolledBack(
+            f"{plan.server}: {changed[0]} changed since the plan was made (edited meanwhile?); "
+            "dnsctl did not overwrite it"
+        )
+    if not result.ok:
+        # stdout lists what was checked or moved so far; why the next step failed is on stderr.
+        raise CommandFailed(plan.server, replace(result, stdout=""))
 
 
 def discard(connection: Connection, plan: HostPlan) -> None:
-    """Remove staged files; used when a run stops before activation."""
-    _remove(connection, [change.path + STAGED for change in plan.changes])
+    """Remove staged files by their recorded names; used when a run stops before moving them."""
+    _remove(connection, list(plan.staged.values()))
+    plan.staged.clear()
 
 
-def _remove(connection: Connection, paths: list[str]) -> None:
+def _remove(connection: Connection, paths: list[str], *, recursive: bool = False) -> None:
+    """Best effort: a leftover staged name never shadows a live file. rm unlinks a link
+    itself, never what it points at. A Ctrl-C that stopped the run waits for this
+    clean-up, and a dropped connection is opened again for it."""
     if paths:
-        # Best effort: a leftover staged name never shadows a live file. A Ctrl-C that
-        # stopped the run waits for this clean-up.
+        argv = ["rm", "-rf" if recursive else "-f", "--", *paths]
         with interrupt.shield("removing the staged files"), contextlib.suppress(RemoteError):
-            connection.run(["rm", "-f", "--", *paths], check=False)
+            connection.run(argv, check=False, reconnect=True)
 
 
 def install(connection: Connection, plan: HostPlan) -> None:
@@ -121,47 +291,97 @@ def install(connection: Connection, plan: HostPlan) -> None:
     connection.run([*plan.layout.install, *plan.layout.packages], timeout=900)
 
 
+PREPARE_DIR_SCRIPT = r"""
+# A directory named writes into: its mode from the umask at creation, its group by
+# lchown, so nothing follows a link planted meanwhile.
+set -e
+umask 002
+mkdir -- "$1"
+chown -h -- "root:$2" "$1"
+"""
+
+
 def prepare(connection: Connection, plan: HostPlan) -> None:
     """Create the directories named must write into; staging needs them."""
     for directory in plan.directories:
-        connection.run(["install", "-d", "-m", "0775", "-o", "root", "-g", plan.layout.group, directory])
+        connection.run(["sh", "-c", PREPARE_DIR_SCRIPT, "dnsctl-mkdir", directory, plan.layout.group])
 
 
 ACTIVATE_SCRIPT = r"""
-set -e
+# $1: the backup directory; then, per file: target, staged file, the sha256 the plan was
+# made against (or "absent"), and the owner and umask its backup copy keeps.
 backup=$1; shift
-mkdir -p "$backup"
-while [ $# -gt 0 ]; do
-  target=$1; shift
-  if [ -e "$target" ]; then
-    mkdir -p "$backup$(dirname "$target")"
-    cp -p "$target" "$backup$target"
-    chown --reference="$target" "$target.dnsctl-new"
-    chmod --reference="$target" "$target.dnsctl-new"
-  fi
-  mv -f "$target.dnsctl-new" "$target"
-  echo "$target"
-  # SELinux (RHEL): give the file the label its path calls for, as named expects.
-  if command -v restorecon >/dev/null 2>&1; then restorecon "$target" || true; fi
-done
+umask 077
+root=${backup%/*}
+if [ -L "$root" ]; then echo "$root is a symbolic link" >&2; exit 2; fi
+mkdir -p -- "$root" || exit 2
+if [ "$(stat -c %u -- "$root")" != "$(id -u)" ]; then echo "$root is not owned by $(id -un)" >&2; exit 2; fi
+chmod 0700 -- "$root" && mkdir -- "$backup" || exit 2
+
+# First every target, before anything is replaced: back it up (never through a link)
+# and prove the copy is what the plan was made against.
+keep() {
+  while [ $# -gt 0 ]; do
+    target=$1 planned=$3 owner=$4 mask=$5; shift 5
+    if [ "$planned" = absent ]; then
+      if [ -e "$target" ] || [ -L "$target" ]; then echo "CHANGED $target"; return 3; fi
+      continue
+    fi
+    copy=$backup$target
+    mkdir -p -- "${copy%/*}" || return 2
+    if [ -L "$target" ] || [ ! -f "$target" ] || [ "$(stat -c %h -- "$target")" != 1 ]; then
+      echo "CHANGED $target"; return 3
+    fi
+    ( umask "$mask" && dd if="$target" of="$copy" iflag=nofollow,nonblock conv=excl status=none ) || return 2
+    chown -h -- "$owner" "$copy" || return 2
+    sum=$(sha256sum < "$copy")
+    if [ "${sum%% *}" != "$planned" ]; then echo "CHANGED $target"; return 3; fi
+  done
+}
+
+# Each target is listed in $backup/moving before it is moved: rollback, which may run
+# over a new connection after this one was cut, reads there which files may have moved.
+move() {
+  while [ $# -gt 0 ]; do
+    target=$1 staged=$2; shift 5
+    printf '%s\n' "$target" >> "$backup/moving" || return 2
+    mv -f -T -- "$staged" "$target" || return 2
+    echo "MOVED $target"
+    # SELinux (RHEL): give the file the label its path calls for, as named expects.
+    if command -v restorecon >/dev/null 2>&1; then restorecon -- "$target" || true; fi
+  done
+}
+
+keep "$@" || { status=$?; rm -rf -- "$backup"; exit $status; }
+move "$@"
 """
 
 
 def activate(connection: Connection, activation: Activation) -> None:
     """Back up and move every staged file into place, then make named use them.
 
-    A failure half-way is undone by rollback(), which finds on the host which files moved.
+    A failure half-way is undone by rollback(), which finds on the host which files were
+    moving (ACTIVATE_SCRIPT lists them in the backup directory before it moves them).
+    A target that no longer holds what the plan was made against stops it before
+    anything on the host is replaced (RolledBack).
     """
     plan = activation.plan
     if plan.changes:
+        arguments = []
+        for change in plan.changes:
+            owner, mode = ownership(plan, change)
+            planned = "absent" if change.old is None else _sha256(change.old)
+            arguments += [change.path, plan.staged[change.path], planned, owner, f"{0o777 & ~mode:04o}"]
         result = connection.run(
-            ["sh", "-c", ACTIVATE_SCRIPT, "dnsctl-activate", activation.backup_dir]
-            + [change.path for change in plan.changes],
+            ["sh", "-c", ACTIVATE_SCRIPT, "dnsctl-activate", activation.backup_dir, *arguments],
             check=False,
         )
+        for line in result.stdout.splitlines():
+            if line.startswith("MOVED "):
+                del plan.staged[line.removeprefix("MOVED ")]
         if not result.ok:
-            # stdout lists the files moved so far; why the next one failed is on stderr.
-            raise CommandFailed(plan.server, replace(result, stdout=""))
+            discard(connection, plan)
+            _refuse_changed(plan, result)
     reload(connection, plan)
 
 
@@ -196,9 +416,8 @@ backup=$1; shift
 status=0
 while [ $# -gt 1 ]; do
   planned=$1 target=$2; shift 2
-  if [ -e "$target.dnsctl-new" ]; then
-    # Still staged: it never went into place.
-    rm -f "$target.dnsctl-new" || status=1
+  if ! grep -qxF -- "$target" "$backup/moving" 2>/dev/null; then
+    # The activation never got to it (ACTIVATE_SCRIPT lists each file before moving it).
     echo "untouched $target"
   elif [ "$planned" = created ]; then
     rm -f "$target" || status=1

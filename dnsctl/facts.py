@@ -10,6 +10,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from dnsctl import secrets
 from dnsctl.errors import PreconditionError
 from dnsctl.platform import LAYOUTS, Layout, detect_layout
 
@@ -61,11 +62,95 @@ fi
 """
 
 READ_FILES_SCRIPT = r"""
-for path in "$@"; do
-  if [ -e "$path" ]; then printf '%s\n' "+$path"; base64 -w0 < "$path"; echo
-  else printf '%s\n' "-$path"; fi
+# Arguments: files dnsctl may change, then `--`, then include targets (paths or patterns).
+# Never through a link: a file is read with O_NOFOLLOW after lstat says it is a regular
+# file, and its lstat before and after the read must agree (same inode, links, ctime).
+exec 3>&1
+show() {
+  path=$1
+  if [ -L "$path" ]; then printf '!%s\nis a symbolic link\n' "$path"; return; fi
+  if [ ! -e "$path" ]; then printf -- '-%s\n' "$path"; realpath -m -- "$path"; return; fi
+  before=$(stat -c '%F/%h/%u/%g/%a/%d/%i/%z' -- "$path")
+  case "$before" in
+    "regular file/"* | "regular empty file/"*) ;;
+    *) printf '!%s\nis not a regular file (%s)\n' "$path" "${before%%/*}"; return ;;
+  esac
+  printf '+%s\n' "$path"; realpath -m -- "$path"; echo "$before"
+  status=$( { { dd if="$path" iflag=nofollow,nonblock status=none; echo $? >&4; } | base64 -w0 >&3; } 4>&1 )
+  echo
+  echo "$status $(stat -c '%F/%h/%u/%g/%a/%d/%i/%z' -- "$path" 2>/dev/null)"
+}
+while [ $# -gt 0 ] && [ "$1" != -- ]; do show "$1"; shift; done
+[ $# -gt 0 ] && shift
+# named opens an include as the kernel resolves it, a pattern as glob(3) expands it:
+# unquoted, with IFS empty, the shell expands the pattern without splitting it.
+IFS=''
+for target in "$@"; do
+  printf '?%s\n' "$target"
+  for match in $target; do
+    canonical=$(realpath -e -- "$match" 2>/dev/null) || continue
+    printf '=%s\n%s\n' "$target" "$canonical"
+    show "$canonical"
+  done
 done
 """
+
+
+@dataclass(frozen=True)
+class FileState:
+    """A file as read from a host: its text, who owns it and how, and its real path."""
+
+    path: str
+    canonical: str  # the path with every link resolved, as named would open it
+    text: str | None  # None: the file does not exist
+    uid: str = "0"
+    gid: str = "0"
+    mode: int = 0o644
+    links: int = 1
+
+
+def parse_files(text: str) -> dict[str, FileState]:
+    """The files in READ_FILES_SCRIPT output, by the path they were read as.
+
+    Raises PreconditionError for a link, a file that is not a regular file, or one
+    that changed while it was read: dnsctl never reads through or writes over those.
+    """
+    files: dict[str, FileState] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        kind, path = line[:1], line[1:]
+        if kind == "!":
+            reason = next(lines, "cannot be read")
+            raise PreconditionError(
+                f"{path} {reason}; dnsctl reads and replaces regular files only, never through a link"
+            )
+        if kind == "-":
+            files[path] = FileState(path, next(lines, path), None)
+        elif kind == "+":
+            canonical, before, content, after = (next(lines, "") for _ in range(4))
+            status, _, after_meta = after.partition(" ")
+            if status != "0" or after_meta != before:
+                raise PreconditionError(f"{path} changed while dnsctl read it; try again")
+            _kind, links, uid, gid, mode = before.split("/")[:5]
+            try:
+                decoded = base64.b64decode(content).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise PreconditionError(f"{path}: cannot read as UTF-8 text: {exc}") from None
+            secrets.remember(decoded)
+            files[path] = FileState(path, canonical, decoded, uid, gid, int(mode, 8), int(links))
+    return files
+
+
+def parse_resolved(text: str) -> dict[str, list[str]]:
+    """Include targets in READ_FILES_SCRIPT output: target -> the canonical files it loads."""
+    resolved: dict[str, list[str]] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if line.startswith("?"):
+            resolved.setdefault(line[1:], [])
+        elif line.startswith("="):
+            resolved.setdefault(line[1:], []).append(next(lines, ""))
+    return resolved
 
 
 def sections(text: str) -> dict[str, list[str]]:
@@ -125,21 +210,6 @@ def parse_host_facts(text: str, layout_name: str | None = None) -> HostFacts:
     )
 
 
-def parse_files(text: str) -> dict[str, str | None]:
-    """Contents by path from READ_FILES_SCRIPT output; None for a missing file."""
-    files: dict[str, str | None] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if line.startswith("-"):
-            files[line[1:]] = None
-        elif line.startswith("+"):
-            try:
-                files[line[1:]] = base64.b64decode(next(lines, "")).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError) as exc:
-                raise PreconditionError(f"{line[1:]}: cannot read as UTF-8 text: {exc}") from None
-    return files
-
-
 # --- the existing configuration: does named accept it, and does a zone take dynamic updates?
 
 EXISTING_SCRIPT = r"""
@@ -166,11 +236,24 @@ def parse_existing(text: str) -> Existing:
     return Existing(error, journals)
 
 
-MISSING_DIRS_SCRIPT = 'for d in "$@"; do [ -d "$d" ] || echo "$d"; done'
+MISSING_DIRS_SCRIPT = r"""
+for d in "$@"; do
+  if [ -L "$d" ]; then printf '!%s\n' "$d"; elif [ ! -d "$d" ]; then printf '%s\n' "$d"; fi
+done
+"""
 
 
 def parse_missing_dirs(text: str) -> set[str]:
-    return set(text.split())
+    """The directories to create; a link where one should be is refused, never followed."""
+    missing = set()
+    for line in text.splitlines():
+        if line.startswith("!"):
+            raise PreconditionError(
+                f"{line[1:]} is a symbolic link; dnsctl never creates or changes a directory through a link"
+            )
+        if line:
+            missing.add(line)
+    return missing
 
 
 # --- clients: NetworkManager, the resolver, and who answered ---------------------------

@@ -16,8 +16,9 @@ from typing import Literal
 import dns.serial
 
 from dnsctl import render
-from dnsctl.facts import HostFacts
+from dnsctl.facts import FileState, HostFacts
 from dnsctl.models import Inventory
+from dnsctl.namedconf import Chain, Statement
 from dnsctl.platform import Layout
 
 
@@ -56,6 +57,12 @@ class HostPlan:
     # zones whose new serial named must serve after activation: zone -> serial
     expect_serials: dict[str, int] = field(default_factory=dict)
     activated_at: float | None = None  # time.monotonic() when named was given the change
+    # For staging safely: each file as read (owner, mode, links, real path), the include
+    # chain named will read, and the zones this run writes as named must parse them.
+    files: dict[str, FileState] = field(default_factory=dict)
+    chain: Chain | None = None
+    expected_zones: dict[str, Statement] = field(default_factory=dict)
+    staged: dict[str, str] = field(default_factory=dict)  # target -> its staged file, until moved
 
     @property
     def writes(self) -> bool:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fnmatch
+import hashlib
 import io
+import posixpath
 import re
 from typing import Any
 
@@ -99,6 +102,36 @@ _STANZA_FIELDS = re.compile(
 )
 
 
+_INCLUDE = re.compile(r'include\s+"([^"]+)"\s*;')
+
+
+def _without_comments(text: str) -> str:
+    """named.conf text without its comments, strings kept."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == '"':
+            end = text.find('"', i + 1)
+            end = len(text) if end < 0 else end + 1
+            out.append(text[i:end])
+            i = end
+        elif text.startswith("//", i) or text[i] == "#":
+            i = text.find("\n", i) if "\n" in text[i:] else len(text)
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end < 0 else end + 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def _expanded(files: dict[str, str], path: str) -> str:
+    """What named-checkconf -p shows of path: its text, includes read in, no comments
+    (the real one also reorders and requotes, which namedconf.parse takes in its stride)."""
+    text = _without_comments(files.get(path, ""))
+    return _INCLUDE.sub(lambda m: _expanded(files, posixpath.normpath(m.group(1))), text)
+
+
 def ok(call: Call, stdout: str = "") -> Result:
     return Result(str(call), stdout, "", 0)
 
@@ -130,6 +163,9 @@ class BindServer:
         self.firewall = firewall
         self.runtime_dns = self.permanent_dns = dns_open
         self.checkconf_error: str | None = None  # named-checkconf's complaint about today's files
+        self.links: dict[str, str] = {}  # symbolic links: path -> where they point
+        self.modes: dict[str, tuple[str, str, int]] = {}  # path -> uid, gid, mode (default 0, 0, 0644)
+        self.check_dir: str | None = None  # where this run's validation copies are
         if installed:
             defaults = RHEL_FILES if layout is RHEL else DEBIAN_FILES
             host.files.update(defaults if files is None else files)
@@ -187,14 +223,32 @@ class BindServer:
         return ok(call, text)
 
     def on_read_files(self, call: Call) -> Result:
+        """READ_FILES_SCRIPT: files dnsctl may change, `--`, include targets (paths or patterns)."""
+        words = list(call.words[4:])
+        split = words.index("--") if "--" in words else len(words)
         lines = []
-        for path in call.words[4:]:
-            text = self.host.files.get(path)
-            if text is None:
-                lines.append(f"-{path}")
+        for path in words[:split]:
+            lines += self._show(path)
+        for target in words[split + 1 :]:
+            lines.append(f"?{target}")
+            if any(char in target for char in "*?["):
+                matches = sorted(path for path in self.host.files if fnmatch.fnmatch(path, target))
             else:
-                lines += [f"+{path}", base64.b64encode(text.encode()).decode()]
+                canonical = posixpath.normpath(target)
+                matches = [canonical] if canonical in self.host.files else []
+            for match in matches:
+                lines += [f"={target}", match, *self._show(match)]
         return ok(call, "".join(f"{line}\n" for line in lines))
+
+    def _show(self, path: str) -> list[str]:
+        if path in self.links:
+            return [f"!{path}", "is a symbolic link"]
+        text = self.host.files.get(path)
+        if text is None:
+            return [f"-{path}", path]
+        uid, gid, mode = self.modes.get(path, ("0", "0", 0o644))
+        meta = f"regular file/1/{uid}/{gid}/{mode:o}/2049/{abs(hash(path)) % 10**6}/2026-11-25 10:00:00 +0000"
+        return [f"+{path}", path, meta, base64.b64encode(text.encode()).decode(), f"0 {meta}"]
 
     def on_existing(self, call: Call) -> Result:
         status = f"{self.checkconf_error}\nstatus=1" if self.checkconf_error else "status=0"
@@ -202,11 +256,46 @@ class BindServer:
         return ok(call, f"@@checkconf\n{status}\n@@journals\n" + "".join(f"{p}\n" for p in journals))
 
     def on_missing_dirs(self, call: Call) -> Result:
-        return ok(call, "".join(f"{d}\n" for d in call.words[4:] if d not in self.host.dirs))
+        lines = [f"!{d}" if d in self.links else d for d in call.words[4:] if d not in self.host.dirs]
+        return ok(call, "".join(f"{line}\n" for line in lines))
 
     def on_make_dir(self, call: Call) -> Result:
-        self.host.dirs.add(call.words[-1])
+        self.host.dirs.add(call.words[4])
         return ok(call)
+
+    def on_check_dir(self, call: Call) -> Result:
+        self.check_dir = call.words[4]
+        return ok(call)
+
+    def on_write(self, call: Call) -> Result:
+        """WRITE_SCRIPT: create a file exclusively, with an owner and a umask."""
+        path, owner, umask = call.words[4:7]
+        if path in self.host.files or path in self.links:
+            return failed(call, f"dd: failed to open '{path}': File exists")
+        why = self.host.write_error(path)
+        if why:
+            return failed(call, f"dd: failed to open '{path}': {why}")
+        self.host.files[path] = call.input.decode() if isinstance(call.input, bytes) else call.input or ""
+        uid, _, gid = owner.partition(":")
+        self.modes[path] = (uid, gid, 0o666 & ~int(umask, 8))
+        return ok(call)
+
+    def on_print(self, call: Call) -> Result:
+        """named-checkconf -p FILE: the configuration with includes read in and comments gone."""
+        return ok(call, _expanded(self.host.files, call.words[2]))
+
+    def on_unchanged(self, call: Call) -> Result:
+        pairs = call.words[4:]
+        for target, planned in zip(pairs[::2], pairs[1::2], strict=True):
+            if self._fingerprint(target) != planned:
+                return Result(str(call), f"CHANGED {target}\n", "", 3)
+        return ok(call)
+
+    def _fingerprint(self, path: str) -> str:
+        if path in self.links:
+            return "a link"
+        text = self.host.files.get(path)
+        return "absent" if text is None else hashlib.sha256(text.encode()).hexdigest()
 
     def on_checkzone(self, call: Call) -> Result:
         zone, path = call.words[1], call.words[2]
@@ -216,32 +305,42 @@ class BindServer:
         return ok(call, f"zone {zone}/IN: loaded serial {serial}\nOK\n")
 
     def on_remove(self, call: Call) -> Result:
+        recursive = call.words[1] == "-rf"
         for path in call.words[3:]:
             self.host.files.pop(path, None)
+            if recursive:
+                for inside in [p for p in self.host.files if p.startswith(path + "/")]:
+                    del self.host.files[inside]
         return ok(call)
 
     def on_activate(self, call: Call, fail_at: int | None) -> Result:
-        backup, targets = call.words[4], call.words[5:]
-        moved = []
-        for index, target in enumerate(targets):
-            staged = target + apply.STAGED
-            if index == fail_at or staged not in self.host.files:
-                error = f"mv: cannot move '{staged}' to '{target}': Read-only file system"
-                return Result(str(call), "".join(f"{p}\n" for p in moved), error, 1)
+        """ACTIVATE_SCRIPT: every target still as planned (else nothing moves), backed up, moved."""
+        backup, groups = call.words[4], call.words[5:]
+        files = [groups[i : i + 5] for i in range(0, len(groups), 5)]
+        for target, _staged, planned, _owner, _umask in files:
+            if self._fingerprint(target) != planned:
+                return Result(str(call), f"CHANGED {target}\n", "", 3)
             if target in self.host.files:
                 self.host.files[backup + target] = self.host.files[target]
+        moved = []
+        for index, (target, staged, *_rest) in enumerate(files):
+            self.host.files[f"{backup}/moving"] = self.host.files.get(f"{backup}/moving", "") + f"{target}\n"
+            if index == fail_at or staged not in self.host.files:
+                error = f"mv: cannot move '{staged}' to '{target}': Read-only file system"
+                return Result(str(call), "".join(f"MOVED {p}\n" for p in moved), error, 1)
             self.host.files[target] = self.host.files.pop(staged)
+            if staged in self.modes:
+                self.modes[target] = self.modes.pop(staged)
             moved.append(target)
-        return ok(call, "".join(f"{p}\n" for p in moved))
+        return ok(call, "".join(f"MOVED {p}\n" for p in moved))
 
     def on_roll_back(self, call: Call) -> Result:
         """ROLLBACK_SCRIPT: per (created | replaced, path) pair, decided from the host's files."""
         backup, words = call.words[4], call.words[5:]
         lines = []
+        moving = self.host.files.get(f"{backup}/moving", "").splitlines()
         for planned, target in zip(words[::2], words[1::2], strict=True):
-            staged = target + apply.STAGED
-            if staged in self.host.files:
-                del self.host.files[staged]
+            if target not in moving:
                 lines.append(f"untouched {target}")
             elif planned == "created":
                 self.host.files.pop(target, None)
@@ -296,6 +395,8 @@ class BindServer:
             return
         self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
         self.host.expect(script(facts.EXISTING_SCRIPT), respond=self.on_existing)
+        # Once there is a change, the rest of named's include chain, as deep as it goes.
+        self.host.allow(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
         if secondary:
             self.host.expect(script(facts.MISSING_DIRS_SCRIPT), respond=self.on_missing_dirs)
 
@@ -303,21 +404,38 @@ class BindServer:
         self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self.on_install)
 
     def stage(self, zones: tuple[str, ...] = (), *, create_dir: bool = False) -> None:
-        """prepare() and stage(): directories, named-checkzone per zone, named-checkconf, clean up."""
+        """prepare() and stage(): directories, validation, staged files, compare, clean up."""
         if create_dir:
-            self.host.expect(prefix("install", "-d"), respond=self.on_make_dir)
+            self.host.expect(script(apply.PREPARE_DIR_SCRIPT), respond=self.on_make_dir)
+        self.validate(zones)
+        self.host.expect(script(apply.UNCHANGED_SCRIPT), respond=self.on_unchanged)
+        self.remove_check_copies()
+
+    def validate(self, zones: tuple[str, ...] = ()) -> None:
+        """The private check directory and its copies, named-checkzone per zone,
+        named-checkconf -z, and the -p guard (today's configuration, then the new one)."""
+        self.host.expect(script(apply.CHECK_DIR_SCRIPT), respond=self.on_check_dir)
+        self.host.allow(script(apply.WRITE_SCRIPT), respond=self.on_write)
         for zone in zones:
             self.host.expect(prefix("named-checkzone", zone), respond=self.on_checkzone)
-        self.host.expect(exactly("named-checkconf", "-z", self.layout.named_conf + apply.CHECK))
-        self.remove_files()
+        self.host.expect(prefix("named-checkconf", "-z"))
+        self.host.expect(exactly("named-checkconf", "-p", self.layout.named_conf), respond=self.on_print)
+        self.host.expect(prefix("named-checkconf", "-p"), respond=self.on_print)
 
-    def remove_files(self) -> None:
-        """`rm -f` of staged or check copies (clean-up after staging, or discarding it)."""
+    def remove_check_copies(self) -> None:
+        """`rm -rf` of this run's private check directory."""
+        self.host.expect(prefix("rm", "-rf", "--"), respond=self.on_remove)
+
+    def remove_staged(self) -> None:
+        """`rm -f` of staged files not moved into place."""
         self.host.expect(prefix("rm", "-f", "--"), respond=self.on_remove)
 
     def activate(self, *, fail_at: int | None = None) -> None:
-        """Back up and move the staged files; fail_at: the index of the file whose mv fails."""
+        """Back up and move the staged files; fail_at: the index of the file whose mv fails
+        (the files not moved are then removed)."""
         self.host.expect(script(apply.ACTIVATE_SCRIPT), respond=lambda call: self.on_activate(call, fail_at))
+        if fail_at is not None:
+            self.remove_staged()
 
     def reload(self, *, loads: bool = True, fails: bool = False, starts: bool = False) -> None:
         """named takes the change: `rndc reload`, or (starts) enable and start it when it was not running.
@@ -342,9 +460,7 @@ class BindServer:
         )
 
     def roll_back(self, *, reload_fails: bool = False) -> None:
-        """What is still staged is removed, then apply.rollback(): old files back, then reload
-        (restart when the reload fails)."""
-        self.remove_files()
+        """apply.rollback(): old files back, then reload (restart when the reload fails)."""
         # Where a zone's old content waits, under its new serial, beside the backup.
         self.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=self.on_make_dir)
         self.host.expect(script(apply.ROLLBACK_SCRIPT), respond=self.on_roll_back)
@@ -363,7 +479,8 @@ class BindServer:
         )
 
     def staged_leftovers(self) -> list[str]:
-        return sorted(p for p in self.host.files if p.endswith((apply.STAGED, apply.CHECK)))
+        """Staged files and validation copies dnsctl left behind."""
+        return sorted(p for p in self.host.files if ".dnsctl-" in p or p.startswith(apply.CHECK_ROOT + "/"))
 
 
 class NmClient:

@@ -29,7 +29,7 @@ from dnsctl.ops import add_slave, init_primary
 from dnsctl.platform import RHEL
 
 from .fakes import dropped, exactly, prefix, script
-from .simulated import DEBIAN_FILES, Scene, configured_files
+from .simulated import DEBIAN_FILES, Scene, configured_files, failed
 
 NS1, NS2 = "198.51.100.10", "198.51.100.11"
 ZONE = "example.com"
@@ -103,18 +103,22 @@ def test_init_primary_on_a_fresh_debian_host(scene):
     assert ns1.runtime_dns and ns1.permanent_dns
     assert len(ns1.host.locks) == 1 and ns1.host.locks[0].startswith("dnsctl pid ")
     assert ns1.staged_leftovers() == []
-    # Every new file was staged, then the whole new configuration checked through shadow copies.
-    assert ns1.host.writes == [
-        ZONE_FILE + apply.STAGED,
-        LOCAL + apply.STAGED,
-        MANAGED + apply.STAGED,
-        "/etc/bind/named.conf" + apply.CHECK,
-        "/etc/bind/named.conf.options" + apply.CHECK,
-        LOCAL + apply.CHECK,
-        MANAGED + apply.CHECK,
+    # The new zone and the include chain to it were checked as private copies, then every
+    # new file was staged beside its target under a random name, keeping the old one's mode.
+    written = [call.words[4] for call in ns1.host.calls if script(apply.WRITE_SCRIPT)(call)]
+    check = ns1.check_dir
+    assert check is not None and check.startswith(apply.CHECK_ROOT + "/check-")
+    assert written[:4] == [
+        check + ZONE_FILE,
+        check + "/etc/bind/named.conf",
+        check + LOCAL,
+        check + MANAGED,
     ]
+    assert [path.rsplit(".dnsctl-", 1)[0] for path in written[4:]] == [ZONE_FILE, LOCAL, MANAGED]
+    assert ns1.modes[ZONE_FILE] == ("root", "bind", 0o644)
+    assert ns1.host.writes == []  # nothing through put(), which would follow a link
     # The old named.conf.local was backed up before it was replaced.
-    backups = [path for path in files if path.startswith(apply.BACKUP_ROOT)]
+    backups = [path for path in files if path.startswith(apply.BACKUP_ROOT) and not path.endswith("/moving")]
     assert len(backups) == 1 and backups[0].endswith(LOCAL)
     assert files[backups[0]] == DEBIAN_FILES[LOCAL]
     output = scene.output
@@ -230,7 +234,7 @@ def test_add_slave_on_a_fresh_secondary(scene):
 
     assert scene.dns.zones(NS2) == {ZONE: TODAY_SERIAL} == scene.dns.zones(NS1)
     assert "/var/cache/bind/slaves" in ns2.host.dirs
-    assert 'masters { 198.51.100.10; };' in ns2.host.files[MANAGED]
+    assert "masters { 198.51.100.10; };" in ns2.host.files[MANAGED]
     assert "zone transferred, in sync" in scene.output
 
 
@@ -240,15 +244,15 @@ def test_add_slave_on_a_fresh_secondary(scene):
 def test_named_checkzone_rejection_removes_every_staged_file_and_activates_nothing(scene):
     ns1, files = older_primary(scene)
     ns1.preflight()
+    ns1.host.expect(script(apply.CHECK_DIR_SCRIPT), respond=ns1.on_check_dir)
+    ns1.host.allow(script(apply.WRITE_SCRIPT), respond=ns1.on_write)
     ns1.host.expect(
         prefix("named-checkzone", ZONE),
         "zone example.com/IN: pc1.example.com/A 198.51.100.50: bad owner\n"
         "zone example.com/IN: not loaded due to errors.\n",
         status=1,
     )
-    ns1.remove_files()  # the staged files
-    ns1.remove_files()  # the check copies
-    ns1.remove_files()  # converge discards every host's staged files
+    ns1.remove_check_copies()  # nothing was staged beside the live files yet
 
     with pytest.raises(ValidationError, match=r"^ns1: named-checkzone rejected zone example\.com: .*owner"):
         init_primary(scene.session(), ZONE)
@@ -261,15 +265,16 @@ def test_named_checkzone_rejection_removes_every_staged_file_and_activates_nothi
 def test_named_checkconf_rejection(scene):
     ns1, files = older_primary(scene)
     ns1.preflight()
+    ns1.host.expect(script(apply.CHECK_DIR_SCRIPT), respond=ns1.on_check_dir)
+    ns1.host.allow(script(apply.WRITE_SCRIPT), respond=ns1.on_write)
     ns1.host.expect(prefix("named-checkzone", ZONE), "OK\n")
     ns1.host.expect(
         prefix("named-checkconf", "-z"),
-        "/etc/bind/named.conf.dnsctl.dnsctl-check:3: unknown option 'bogus'\n",
-        status=1,
+        respond=lambda call: failed(
+            call, f"{ns1.check_dir}/etc/bind/named.conf.dnsctl:3: unknown option 'bogus'"
+        ),
     )
-    ns1.remove_files()
-    ns1.remove_files()
-    ns1.remove_files()
+    ns1.remove_check_copies()
 
     with pytest.raises(ValidationError) as caught:
         init_primary(scene.session(), ZONE)
@@ -285,9 +290,9 @@ def test_a_failing_write_while_staging_changes_nothing(scene):
     ns1, files = older_primary(scene)
     ns1.host.write_error = lambda path: "No space left on device" if path.startswith("/var/lib/") else None
     ns1.preflight()
-    ns1.remove_files()
-    ns1.remove_files()
-    ns1.remove_files()
+    ns1.validate((ZONE,))  # the copies in the private directory are written, checked
+    ns1.remove_staged()  # the zone's staged file could not be written: its name is removed
+    ns1.remove_check_copies()
 
     with pytest.raises(RolledBack, match=r"No space left on device; nothing was changed$"):
         init_primary(scene.session(), ZONE)
@@ -427,7 +432,6 @@ def test_a_connection_lost_during_the_rollback_is_made_again(scene):
     ns1.stage((ZONE,))
     ns1.activate()
     ns1.reload(loads=False)
-    ns1.remove_files()
     ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
     lost = dropped("ns1 (198.51.100.10)", "dnsctl-rollback")
     ns1.host.expect(script(apply.ROLLBACK_SCRIPT), raises=lost)
@@ -448,7 +452,6 @@ def test_rollback_that_fails_says_where_the_backups_are(scene):
     ns1.stage((ZONE,))
     ns1.activate()
     ns1.reload(loads=False)
-    ns1.remove_files()
     ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
     ns1.host.expect(script(apply.ROLLBACK_SCRIPT), raises=dropped("ns1 (198.51.100.10)", "dnsctl-rollback"))
     ns1.host.reconnect_error = RemoteError(
@@ -473,7 +476,6 @@ def test_rollback_that_does_not_bring_the_old_serial_back_fails(scene):
     ns1.stage((ZONE,))
     ns1.activate()
     ns1.reload(loads=False)
-    ns1.remove_files()
     ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
     ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)
     ns1.reload(loads=False)
@@ -508,7 +510,6 @@ def test_a_named_that_was_not_running_is_stopped_again_on_rollback(scene):
     ns1.activate()
     ns1.host.expect(exactly("systemctl", "enable", "named"))
     ns1.host.expect(exactly("systemctl", "start", "named"))  # "started", but named exits at once
-    ns1.remove_files()
     ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
     ns1.host.expect(script(apply.ROLLBACK_SCRIPT), respond=ns1.on_roll_back)
     ns1.host.expect(exactly("systemctl", "stop", "named"), respond=ns1.on_service)
@@ -537,10 +538,10 @@ def ctrl_c_during(respond):
 def test_ctrl_c_before_activation_leaves_nothing(scene):
     ns1, files = older_primary(scene)
     ns1.preflight()
+    ns1.host.expect(script(apply.CHECK_DIR_SCRIPT), respond=ns1.on_check_dir)
+    ns1.host.allow(script(apply.WRITE_SCRIPT), respond=ns1.on_write)
     ns1.host.expect(prefix("named-checkzone", ZONE), respond=ctrl_c_during(ns1.on_checkzone))
-    ns1.remove_files()  # the staged files
-    ns1.remove_files()  # the check copies
-    ns1.remove_files()  # converge discards every host's staged files
+    ns1.remove_check_copies()
 
     with pytest.raises(KeyboardInterrupt):
         init_primary(scene.session(), ZONE)
@@ -549,13 +550,14 @@ def test_ctrl_c_before_activation_leaves_nothing(scene):
     assert not ns1.host.ran(script(apply.ACTIVATE_SCRIPT))
 
 
-def test_ctrl_c_during_the_last_check_leaves_no_check_copies(scene):
+def test_ctrl_c_during_the_last_command_of_staging_leaves_nothing(scene):
+    """The Ctrl-C is raised at the clean-up's own checkpoint: the clean-up still runs."""
     ns1, files = older_primary(scene)
     ns1.preflight()
-    ns1.host.expect(prefix("named-checkzone", ZONE), respond=ns1.on_checkzone)
-    ns1.host.expect(prefix("named-checkconf", "-z"), respond=ctrl_c_during(lambda call: None))
-    ns1.remove_files()  # the check copies: the clean-up runs, the Ctrl-C waits for it
-    ns1.remove_files()  # then the staged files, before anything is activated
+    ns1.validate((ZONE,))
+    ns1.host.expect(script(apply.UNCHANGED_SCRIPT), respond=ctrl_c_during(ns1.on_unchanged))
+    ns1.remove_check_copies()
+    ns1.remove_staged()  # converge discards what the interrupted stage left staged
 
     with pytest.raises(KeyboardInterrupt):
         init_primary(scene.session(), ZONE)
@@ -588,7 +590,6 @@ def test_second_ctrl_c_and_sigterm_during_the_rollback_wait_for_it(scene):
     ns1.activate()
     reload_and_ctrl_c = ctrl_c_during(lambda call: ns1.on_rndc_reload(call, True, False))
     ns1.host.expect(exactly("rndc", "reload"), respond=reload_and_ctrl_c)
-    ns1.remove_files()
     ns1.host.allow(script(apply.PRIVATE_DIR_SCRIPT), respond=ns1.on_make_dir)
 
     def roll_back_while_signalled(call):

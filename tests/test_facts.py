@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import base64
+import re
+
+import pytest
 
 from dnsctl import facts
+from dnsctl.errors import PreconditionError
 from dnsctl.platform import DEBIAN, RHEL, detect_layout
 
 DEBIAN_RELEASE = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
@@ -88,18 +92,55 @@ def test_detect_layout():
     assert detect_layout("") is None
 
 
-def test_parse_files_with_missing_and_utf8():
+def test_parse_files_with_missing_utf8_owner_and_mode():
     text = "ünïcödé zone ✓\n"
+    meta = "regular file/1/0/107/640/39/1559451/2026-11-25 15:59:52.162198378 +0000"
     output = (
-        f"+/etc/bind/named.conf.local\n{base64.b64encode(text.encode()).decode()}\n"
-        "-/etc/bind/named.conf.dnsctl\n"
-        "+/var/lib/bind/empty.db\n\n"
+        f"+/etc/bind/named.conf.local\n/etc/bind/named.conf.local\n{meta}\n"
+        f"{base64.b64encode(text.encode()).decode()}\n0 {meta}\n"
+        "-/etc/bind/named.conf.dnsctl\n/etc/bind/named.conf.dnsctl\n"
+        f"+/var/lib/bind/empty.db\n/srv/zones/empty.db\n{meta}\n\n0 {meta}\n"
     )
-    assert facts.parse_files(output) == {
-        "/etc/bind/named.conf.local": text,
-        "/etc/bind/named.conf.dnsctl": None,
-        "/var/lib/bind/empty.db": "",
+    files = facts.parse_files(output)
+    assert files["/etc/bind/named.conf.local"] == facts.FileState(
+        "/etc/bind/named.conf.local", "/etc/bind/named.conf.local", text, "0", "107", 0o640, 1
+    )
+    assert files["/etc/bind/named.conf.dnsctl"].text is None
+    assert files["/var/lib/bind/empty.db"].text == ""
+    assert files["/var/lib/bind/empty.db"].canonical == "/srv/zones/empty.db"
+
+
+@pytest.mark.parametrize(
+    ("output", "needle"),
+    [
+        ("!/var/lib/bind/x.db\nis a symbolic link\n", "/var/lib/bind/x.db is a symbolic link"),
+        ("!/var/lib/bind/x.db\nis not a regular file (fifo)\n", "not a regular file (fifo)"),
+        # The inode or ctime moved while it was read: what was read may be another file.
+        (
+            "+/x\n/x\nregular file/1/0/0/644/1/2/t1\nYQ==\n0 regular file/1/0/0/644/1/3/t2\n",
+            "/x changed while dnsctl read it",
+        ),
+        # dd refused to open it (a link planted between lstat and open).
+        ("+/x\n/x\nregular file/1/0/0/644/1/2/t1\n\n1 \n", "/x changed while dnsctl read it"),
+    ],
+)
+def test_parse_files_refuses_links_and_races(output, needle):
+    with pytest.raises(PreconditionError, match=re.escape(needle)):
+        facts.parse_files(output)
+
+
+def test_parse_resolved_lists_what_each_include_loads():
+    output = "?/etc/bind/conf.d/*.conf\n=/etc/bind/conf.d/*.conf\n/etc/bind/conf.d/a.conf\n?/nothing*\n"
+    assert facts.parse_resolved(output) == {
+        "/etc/bind/conf.d/*.conf": ["/etc/bind/conf.d/a.conf"],
+        "/nothing*": [],
     }
+
+
+def test_missing_dirs_refuses_a_link():
+    assert facts.parse_missing_dirs("/var/cache/bind/slaves\n") == {"/var/cache/bind/slaves"}
+    with pytest.raises(PreconditionError, match="symbolic link"):
+        facts.parse_missing_dirs("!/var/cache/bind/slaves\n")
 
 
 def test_sections():

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from dnsctl import apply, facts
+from dnsctl import apply, facts, namedconf
 from dnsctl.ops import clients
 from dnsctl.plan import FileChange, HostPlan, next_serial
-from dnsctl.platform import DEBIAN, RHEL
+from dnsctl.platform import DEBIAN
 
 from .test_facts import DEBIAN_HOST
 
@@ -56,63 +56,61 @@ def test_resolv_servers():
     assert facts.parse_resolv_servers("") == []
 
 
-def test_shadow_configuration_points_at_staged_files():
-    current = {
-        "/etc/bind/named.conf": (
-            'include "/etc/bind/named.conf.options";\ninclude "/etc/bind/named.conf.local";\n'
-            'include "/etc/bind/named.conf.default-zones";\n'
-        ),
-        "/etc/bind/named.conf.options": "options { };\n",
-        "/etc/bind/named.conf.local": "",
-        "/etc/bind/named.conf.dnsctl": None,
-    }
+def test_shadow_copies_the_chain_named_reads_into_the_check_directory():
+    check = "/run/dnsctl/check-0123"
+    named_conf = (
+        'include "/etc/bind/named.conf.options";\ninclude "/etc/bind/./named.conf.local";\n'
+        'include "/etc/bind/named.conf.default-zones";\n'
+    )
     managed = 'zone "example.com" {\n\ttype master;\n\tfile "/var/lib/bind/example.com.db";\n};\n'
+    local = '// site zones\ninclude "/etc/bind/named.conf.dnsctl";\n'
+    texts = {
+        "/etc/bind/named.conf": named_conf,
+        "/etc/bind/named.conf.options": 'options { directory "/var/cache/bind"; };\n',
+        "/etc/bind/named.conf.local": local,
+        "/etc/bind/named.conf.dnsctl": managed,
+        "/etc/bind/named.conf.default-zones": 'zone "localhost" { type hint; file "/etc/bind/db"; };\n',
+    }
+    resolved = {path: [path] for path in texts}
+    resolved["/etc/bind/./named.conf.local"] = ["/etc/bind/named.conf.local"]
+    chain = namedconf.walk("/etc/bind/named.conf", texts, resolved)
+    chain.changed = {"/etc/bind/named.conf.local", "/etc/bind/named.conf.dnsctl"}
     plan = HostPlan(
         "ns1",
         "198.51.100.10",
         DEBIAN,
         facts.parse_host_facts(DEBIAN_HOST),
-        current=current,
         changes=[
-            FileChange("/var/lib/bind/example.com.db", None, "zone", "zone", zone="example.com"),
-            FileChange(
-                "/etc/bind/named.conf.local", "", 'include "/etc/bind/named.conf.dnsctl";\n', "config"
-            ),
+            FileChange("/var/lib/bind/example.com.db", None, "zone\n", "zone", zone="example.com"),
+            FileChange("/etc/bind/named.conf.local", "", local, "config"),
             FileChange("/etc/bind/named.conf.dnsctl", None, managed, "config"),
         ],
+        files={path: facts.FileState(path, path, text) for path, text in texts.items()},
+        chain=chain,
     )
-    copies = apply.shadow(plan)
-    main = copies["/etc/bind/named.conf.dnsctl-check"]
-    assert 'include "/etc/bind/named.conf.local.dnsctl-check";' in main
-    assert 'include "/etc/bind/named.conf.options.dnsctl-check";' in main
-    assert 'include "/etc/bind/named.conf.default-zones";' in main  # not ours: read as it is
-    assert copies["/etc/bind/named.conf.local.dnsctl-check"] == (
-        'include "/etc/bind/named.conf.dnsctl.dnsctl-check";\n'
+    main, copies = apply.shadow(plan, check)
+    assert main == f"{check}/etc/bind/named.conf"
+    assert set(copies) == {
+        f"{check}/var/lib/bind/example.com.db",
+        f"{check}/etc/bind/named.conf",
+        f"{check}/etc/bind/named.conf.local",
+        f"{check}/etc/bind/named.conf.dnsctl",
+    }
+    top = copies[main]
+    # The include as written (with /./) still leads to the copy: named would read the new file.
+    assert f'include "{check}/etc/bind/named.conf.local";' in top
+    assert 'include "/etc/bind/named.conf.options";' in top  # unchanged: read as it is
+    assert copies[f"{check}/etc/bind/named.conf.local"] == (
+        f'// site zones\ninclude "{check}/etc/bind/named.conf.dnsctl";\n'
     )
-    assert (
-        'file "/var/lib/bind/example.com.db.dnsctl-new";'
-        in copies["/etc/bind/named.conf.dnsctl.dnsctl-check"]
-    )
+    assert f'file "{check}/var/lib/bind/example.com.db";' in copies[f"{check}/etc/bind/named.conf.dnsctl"]
 
 
-def test_shadow_on_rhel_is_one_file_plus_ours():
-    plan = HostPlan(
-        "ns1",
-        "198.51.100.10",
-        RHEL,
-        facts.parse_host_facts(DEBIAN_HOST),
-        current={
-            "/etc/named.conf": 'options { };\ninclude "/etc/named.dnsctl.conf";\n',
-            "/etc/named.dnsctl.conf": "",
-        },
-    )
-    assert set(apply.shadow(plan)) == {"/etc/named.conf.dnsctl-check", "/etc/named.dnsctl.conf.dnsctl-check"}
-
-
-def test_checker_reason_skips_progress_lines():
+def test_checker_reason_skips_progress_lines_and_hides_the_check_directory():
     output = "zone example.com/IN: loaded serial 5\nzone x/IN: NS 'ns9.x' has no address records\nOK\n"
-    assert apply._checker_reason(output) == "zone x/IN: NS 'ns9.x' has no address records"
-    assert "dnsctl-new" not in apply._checker_reason("/var/lib/bind/x.db.dnsctl-new:3: bad\n")
+    check = "/run/dnsctl/check-1"
+    assert apply._checker_reason(output, check) == "zone x/IN: NS 'ns9.x' has no address records"
+    assert apply._checker_reason(f"{check}/var/lib/bind/x.db:3: bad\n", check) == "/var/lib/bind/x.db:3: bad"
 
 
 def nm_settings(dns: str, ignore_auto: str, options: str) -> facts.DnsSettings:

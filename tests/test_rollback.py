@@ -109,7 +109,7 @@ def host_plan(tmp_path: Path, named_active: bool = True) -> tuple[HostPlan, dict
 
 def activated_half_way(tmp_path: Path, plan: HostPlan, paths: dict[str, Path]) -> apply.Activation:
     """What the activation script leaves when the connection drops after the zone file:
-    the zone file moved (backed up), the rest still staged."""
+    the zone file moved (backed up, and listed as moving), the rest not moved."""
     activation = apply.Activation(plan, str(tmp_path / "backup"))
     backup = Path(f"{activation.backup_dir}{paths['example.com.db']}")
     backup.parent.mkdir(parents=True)
@@ -117,8 +117,7 @@ def activated_half_way(tmp_path: Path, plan: HostPlan, paths: dict[str, Path]) -
     os.chmod(backup, 0o640)
     paths["example.com.db"].write_text(NEW_ZONE)
     paths["named.conf.local"].write_text("// the admin's\n")
-    Path(f"{paths['named.conf.local']}{apply.STAGED}").write_text("// ours\n")
-    Path(f"{paths['dnsctl.conf']}{apply.STAGED}").write_text("zone {};\n")
+    Path(f"{activation.backup_dir}/moving").write_text(f"{paths['example.com.db']}\n")
     return activation
 
 
@@ -146,7 +145,9 @@ def test_rollback_after_a_half_done_activation_restores_exactly_and_can_run_agai
 def test_rollback_of_a_file_dnsctl_created_and_moved(tmp_path):
     plan, paths = host_plan(tmp_path)
     activation = activated_half_way(tmp_path, plan, paths)
-    Path(f"{paths['dnsctl.conf']}{apply.STAGED}").rename(paths["dnsctl.conf"])
+    paths["dnsctl.conf"].write_text("zone {};\n")
+    with open(f"{activation.backup_dir}/moving", "a") as moving:
+        moving.write(f"{paths['dnsctl.conf']}\n")
     apply.rollback(LocalHost(), activation)
     assert not paths["dnsctl.conf"].exists()
 
@@ -168,8 +169,7 @@ def test_rollback_stops_named_it_started(tmp_path):
 def test_a_zone_file_that_never_went_into_place_keeps_its_serial(tmp_path):
     plan, paths = host_plan(tmp_path)
     activation = apply.Activation(plan, str(tmp_path / "backup"))
-    paths["example.com.db"].write_text(OLD_ZONE)
-    Path(f"{paths['example.com.db']}{apply.STAGED}").write_text(NEW_ZONE)
+    paths["example.com.db"].write_text(OLD_ZONE)  # the activation never listed it as moving
     apply.rollback(LocalHost(), activation)
     assert paths["example.com.db"].read_text() == OLD_ZONE
     assert activation.restored_serials == {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from dnsctl import apply, facts, interrupt, plan, verify
+from dnsctl import apply, facts, interrupt, namedconf, plan, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
@@ -23,6 +23,7 @@ from dnsctl.errors import (
 from dnsctl.ops import rollback
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
+from dnsctl.remote import Connection
 from dnsctl.report import Report
 
 # What each server should carry: server -> zone -> "primary" | "secondary".
@@ -53,17 +54,30 @@ def gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
         # Nothing to diff against yet: converge() installs, then plans again.
         return HostPlan(server, address, layout, host_facts, install=True)
     primary_files = [layout.primary_file(zone) for zone, role in wants.items() if role == "primary"]
-    current = facts.parse_files(
-        connection.run(
-            ["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *layout.config_files(), *primary_files]
-        ).stdout
+    # Every file dnsctl may change, read without following links; and named's main file.
+    ours = list(
+        dict.fromkeys((layout.options_file, layout.include_parent, layout.managed_conf, *primary_files))
     )
+    try:
+        output = connection.run(
+            ["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *ours, "--", layout.named_conf]
+        ).stdout
+        files = facts.parse_files(output)
+        resolved = facts.parse_resolved(output)
+        _refuse_shared(files, ours)
+    except PreconditionError as exc:
+        raise PreconditionError(f"{server}: {exc}; nothing was changed") from None
+    current = {path: files[path].text for path in ours}
+    named_conf = resolved.get(layout.named_conf)
+    if not named_conf:
+        raise PreconditionError(f"{server}: {layout.named_conf} does not exist; is BIND installed as usual?")
+    current.setdefault(layout.named_conf, files[named_conf[0]].text)
     existing = facts.parse_existing(
         connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *primary_files]).stdout
     )
     _refuse_existing(server, existing)
 
-    host_plan = HostPlan(server, address, layout, host_facts, current=current)
+    host_plan = HostPlan(server, address, layout, host_facts, current=current, files=files)
     host_plan.restart = session.options.restart
     host_plan.open_firewall = (
         host_facts.firewall.state == "running"
@@ -78,12 +92,67 @@ def gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
         if role == "primary"
     }
     plan.plan_server(inventory, host_plan, wants, served, session.options.today())
-    if host_plan.directories:
-        missing = facts.parse_missing_dirs(
-            connection.run(["sh", "-c", facts.MISSING_DIRS_SCRIPT, "dnsctl", *host_plan.directories]).stdout
-        )
-        host_plan.directories = [path for path in host_plan.directories if path in missing]
+    host_plan.expected_zones = {
+        zone: namedconf.expected_zone(inventory, zone, role, layout) for zone, role in wants.items()
+    }
+    try:
+        if host_plan.changes:
+            host_plan.chain = _chain(connection, host_plan, ours, resolved)
+        if host_plan.directories:
+            script = ["sh", "-c", facts.MISSING_DIRS_SCRIPT, "dnsctl", *host_plan.directories]
+            missing = facts.parse_missing_dirs(connection.run(script).stdout)
+            host_plan.directories = [path for path in host_plan.directories if path in missing]
+    except PreconditionError as exc:
+        raise PreconditionError(f"{server}: {exc}; nothing was changed") from None
     return host_plan
+
+
+# Deeper include chains than this are refused rather than followed.
+MAX_INCLUDE_DEPTH = 8
+
+
+def _refuse_shared(files: dict[str, facts.FileState], ours: list[str]) -> None:
+    """A file with other hard links would be split from them when dnsctl renames over it,
+    and one of those names may be a file dnsctl must never show or change."""
+    for path in ours:
+        state = files[path]
+        if state.text is not None and state.links != 1:
+            raise PreconditionError(
+                f"{path} has {state.links} hard links; dnsctl replaces files by renaming over them: "
+                "give it a single name"
+            )
+
+
+def _chain(
+    connection: Connection, host_plan: HostPlan, ours: list[str], resolved: dict[str, list[str]]
+) -> namedconf.Chain:
+    """The include chain named will read once the plan is applied, read from the host as
+    far as it goes, so validation copies exactly the files named will read."""
+    layout, files = host_plan.layout, host_plan.files
+    canonical = {path: state.canonical for path, state in files.items()}
+    texts = {state.canonical: state.text for state in files.values() if state.text is not None}
+    texts.update({canonical[c.path]: c.new for c in host_plan.changes if c.kind == "config"})
+    resolved = {**resolved, **{path: [canonical[path]] for path in ours}}
+    root = resolved[layout.named_conf][0]
+    for _depth in range(MAX_INCLUDE_DEPTH):
+        chain = namedconf.walk(root, texts, resolved)
+        if not chain.missing:
+            break
+        output = connection.run(
+            ["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", "--", *sorted(chain.missing)]
+        ).stdout
+        for state in facts.parse_files(output).values():
+            files.setdefault(state.path, state)
+            if state.text is not None:
+                texts.setdefault(state.canonical, state.text)
+        resolved.update(facts.parse_resolved(output))
+    else:
+        raise PreconditionError(f"{root}: includes nest deeper than {MAX_INCLUDE_DEPTH} files")
+    chain.changed = {canonical[c.path] for c in host_plan.changes if c.kind == "config"}
+    if any(change.kind == "zone" for change in host_plan.changes):
+        chain.changed.add(canonical[layout.managed_conf])
+    namedconf.check_patterns(chain)
+    return chain
 
 
 def _served_serial(address: str, zone: str) -> int | None:
