@@ -425,11 +425,13 @@ while [ $# -gt 1 ]; do
   elif [ -e "$backup$target" ]; then
     source=$backup$target
     if [ -e "$source.rollback" ]; then source=$source.rollback; fi
-    # A new file, never one found at a guessable name; a fresh modification time,
-    # so named sees the zone file changed.
-    if tmp=$(mktemp "$target.dnsctl-XXXXXX") && cat "$source" > "$tmp" &&
-       chown --reference="$backup$target" "$tmp" && chmod --reference="$backup$target" "$tmp" &&
-       mv -f "$tmp" "$target"; then
+    # A new file, created exclusively at an unguessable name (never through a link
+    # planted in the group-writable directory), its mode set by the umask at creation
+    # and its owner with chown -h; a fresh modification time, so named sees the change.
+    tmp=$target.dnsctl-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
+    mode=$(stat -c '%a' -- "$backup$target") owner=$(stat -c '%u:%g' -- "$backup$target")
+    if (umask "$(printf '%04o' $((0777 & ~0$mode)))" && dd if="$source" of="$tmp" conv=excl status=none) &&
+       chown -h -- "$owner" "$tmp" && mv -fT -- "$tmp" "$target"; then
       if command -v restorecon >/dev/null 2>&1; then restorecon "$target" || true; fi
       echo "restored $target"
     else

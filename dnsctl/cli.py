@@ -28,7 +28,7 @@ import click
 from click.core import ParameterSource
 from click.shell_completion import CompletionItem
 
-from dnsctl import __version__, interrupt, ops
+from dnsctl import __version__, interrupt, ops, secrets
 from dnsctl.errors import EXIT_CODES, Aborted, DnsctlError, UsageError
 from dnsctl.models import Inventory, load_inventory
 from dnsctl.report import LiveLine, Report
@@ -214,7 +214,7 @@ def main() -> None:
 
 
 class _LogLine(logging.Handler):
-    """-v logging on stderr that does not run into the live line."""
+    """-v logging on stderr that does not run into the live line, with every secret hidden."""
 
     def __init__(self, report: Report) -> None:
         super().__init__()
@@ -223,7 +223,7 @@ class _LogLine(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         with self.report.paused():
-            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.write(secrets.mask(self.format(record)) + "\n")
             sys.stderr.flush()
 
 
