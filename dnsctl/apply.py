@@ -287,8 +287,22 @@ def _remove(connection: Connection, paths: list[str], *, recursive: bool = False
 
 
 def install(connection: Connection, plan: HostPlan) -> None:
-    """Install BIND with the layout's package manager."""
-    connection.run([*plan.layout.install, *plan.layout.packages], timeout=900)
+    """Install BIND with the layout's package manager.
+
+    apt installs from the package lists the server has, as an administrator's
+    `apt-get install` would. When that fails (no lists yet, as on fresh cloud and
+    container images, or lists older than the mirror, whose files are gone) it does
+    what the administrator does next: `apt-get update`, then install once more.
+    Lists that work are left alone. dnf refreshes expired metadata by itself.
+    """
+    command = [*plan.layout.install, *plan.layout.packages]
+    first = connection.run(command, check=False, timeout=900)
+    if first.ok:
+        return
+    if "apt-get" not in plan.layout.install:
+        raise CommandFailed(plan.server, first)
+    connection.run(["apt-get", "update", "-q"], timeout=900)
+    connection.run(command, timeout=900)
 
 
 PREPARE_DIR_SCRIPT = r"""
