@@ -1,8 +1,8 @@
 """The disposable lab: real hosts as systemd-nspawn containers with systemd inside.
 
 ns1 (198.51.100.10), ns2.. (.11 up) and client1 (.20) boot from one cached
-Debian root file system, each with its own overlay layer, on bridge ctllab0
-(198.51.100.1/24) with no route or NAT anywhere. Everything the lab makes on
+Debian root file system (dnsctl.lab_rootfs), each with its own overlay layer, on
+bridge ctllab0 (198.51.100.1/24) with no route or NAT anywhere. Everything the lab makes on
 this machine is named so that `lab_down` can find it again even when the state
 directory is gone: the bridge ctllab0, veths vb-*, cgroups dnslab-*, nspawn
 machines dnslab-*, overlay mounts on .../dnslab-*/root.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import os
 import re
 import secrets
@@ -20,42 +19,20 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from dnsctl import interrupt
 from dnsctl.errors import LabError
+from dnsctl.lab_rootfs import Progress, rootfs
 
 DEFAULT_STATE_DIR = Path("/var/lib/dnsctl/lab")
-CACHE_DIR = Path("/var/cache/dnsctl")
 BRIDGE = "ctllab0"
 BRIDGE_ADDRESS = "198.51.100.1"
 PREFIX = "dnslab-"
-SUITE = "bookworm"
-PACKAGES = (
-    "systemd",
-    "systemd-sysv",
-    "dbus",
-    "libpam-systemd",
-    "openssh-server",
-    "sudo",
-    "bind9",
-    "bind9-utils",
-    "bind9-dnsutils",
-    "firewalld",
-    "network-manager",
-    "iproute2",
-    "procps",
-    "python3",
-)
-# Bump when the files baked into the root file system change, to rebuild the cache.
-ROOTFS_REVISION = "1"
 HOST_TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "ssh-keygen", "mount")
 BOOT_TIMEOUT = 90.0
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -71,115 +48,6 @@ def lab_hosts(secondaries: int = 1) -> list[LabHost]:
     hosts = [LabHost("ns1", "198.51.100.10", "primary")]
     hosts += [LabHost(f"ns{i + 2}", f"198.51.100.{11 + i}", "secondary") for i in range(secondaries)]
     return [*hosts, LabHost("client1", "198.51.100.20", "client")]
-
-
-# --- the cached root file system ---------------------------------------------------
-
-NAMED_OPTIONS = """\
-// The lab: authoritative only, so no query ever leaves 198.51.100.0/24.
-options {
-\tdirectory "/var/cache/bind";
-\trecursion no;
-\tdnssec-validation no;
-\tlisten-on-v6 { none; };
-};
-"""
-
-SSHD_CONFIG = """\
-HostKey /etc/ssh/ssh_host_ed25519_key
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-"""
-
-NM_MAIN = "[main]\nno-auto-default=*\n"
-
-SYSCTL = "net.ipv6.conf.all.disable_ipv6 = 1\nnet.ipv6.conf.default.disable_ipv6 = 1\n"
-
-
-def cache_key() -> str:
-    text = "\n".join([SUITE, ROOTFS_REVISION, *PACKAGES])
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def debian_mirror(sources: list[Path] | None = None) -> str:
-    """The machine's own Debian mirror, from its apt sources."""
-    paths = sources or [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
-    for path in paths:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            mirror = parse_mirror(path.read_text())
-            if mirror:
-                return mirror
-    raise LabError("no Debian mirror found in /etc/apt/sources.list(.d); debootstrap needs one")
-
-
-def parse_mirror(text: str) -> str | None:
-    """The first main-archive URI (not security) for the lab's suite in an apt sources text."""
-    for line in text.splitlines():
-        words = line.split()
-        if len(words) >= 3 and words[0] == "deb" and words[2] == SUITE:
-            return words[1]
-    for stanza in re.split(r"\n\s*\n", text):
-        fields = {}
-        for line in stanza.splitlines():
-            key, sep, value = line.partition(":")
-            if sep and not line.startswith("#"):
-                fields[key.strip().lower()] = value.strip()
-        if "deb" in fields.get("types", "").split() and SUITE in fields.get("suites", "").split():
-            uris = fields.get("uris", "").split()
-            if uris and "security" not in uris[0]:
-                return uris[0]
-    return None
-
-
-def rootfs(progress: Progress) -> Path:
-    """The cached root file system, built on first use."""
-    path = CACHE_DIR / f"rootfs-{cache_key()}"
-    if (path / "etc" / "dnsctl-lab").exists():
-        return path
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    build = CACHE_DIR / f"build-{os.getpid()}"
-    shutil.rmtree(build, ignore_errors=True)
-    mirror = debian_mirror()
-    progress(f"building the lab's root file system with debootstrap from {mirror} (about 70 s, once)")
-    started = time.monotonic()
-    result = subprocess.run(
-        ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", SUITE, str(build), mirror],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        shutil.rmtree(build, ignore_errors=True)
-        tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["failed"]
-        raise LabError(f"debootstrap failed: {tail[0]}")
-    _customise(build)
-    shutil.rmtree(path, ignore_errors=True)
-    build.rename(path)  # atomic: a killed build never leaves a half cache behind
-    progress(f"root file system cached in {path} ({time.monotonic() - started:.0f} s)")
-    for old in CACHE_DIR.glob("rootfs-*"):
-        if old != path:
-            shutil.rmtree(old, ignore_errors=True)
-    return path
-
-
-def _customise(root: Path) -> None:
-    """Lab settings shared by every host; per-host identity is added per layer."""
-    for path in [*root.glob("etc/ssh/ssh_host_*"), root / "etc/bind/rndc.key"]:
-        path.unlink(missing_ok=True)
-    (root / "etc/machine-id").write_text("")
-    with contextlib.suppress(FileNotFoundError):
-        (root / "etc/resolv.conf").unlink()
-    (root / "etc/resolv.conf").write_text("# lab host: NetworkManager writes this\n")
-    (root / "etc/bind/named.conf.options").write_text(NAMED_OPTIONS)
-    (root / "etc/ssh/sshd_config.d/lab.conf").write_text(SSHD_CONFIG)
-    (root / "etc/NetworkManager/conf.d/lab.conf").write_text(NM_MAIN)
-    (root / "etc/sysctl.d/90-lab.conf").write_text(SYSCTL)
-    for path in ("var/lib/apt/lists", "var/cache/apt/archives"):
-        for item in (root / path).glob("*"):
-            if item.is_file() and item.name not in ("lock",):
-                item.unlink()
-    (root / "etc/dnsctl-lab").write_text(cache_key() + "\n")
 
 
 # --- per host ----------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dnsctl import lab
+from dnsctl import lab, lab_rootfs
 from dnsctl.errors import LabError
 from dnsctl.models import parse_inventory
 
@@ -42,12 +42,14 @@ def test_mirror_from_deb822_and_one_line_sources():
         "Components: main\n\nTypes: deb\nURIs: http://mirror.test/debian-security\n"
         "Suites: bookworm-security\n"
     )
-    assert lab.parse_mirror(deb822) == "http://mirror.test/debian"
-    assert lab.parse_mirror("deb http://other.test/debian bookworm main\n") == "http://other.test/debian"
-    assert lab.parse_mirror("deb http://x.test/ubuntu jammy main\n") is None
+    assert lab_rootfs.parse_mirror(deb822) == "http://mirror.test/debian"
+    assert (
+        lab_rootfs.parse_mirror("deb http://other.test/debian bookworm main\n") == "http://other.test/debian"
+    )
+    assert lab_rootfs.parse_mirror("deb http://x.test/ubuntu jammy main\n") is None
 
 
 def test_cache_key_follows_the_package_list(monkeypatch):
-    key = lab.cache_key()
-    monkeypatch.setattr(lab, "PACKAGES", (*lab.PACKAGES, "vim"))
-    assert lab.cache_key() != key
+    key = lab_rootfs.cache_key()
+    monkeypatch.setattr(lab_rootfs, "PACKAGES", (*lab_rootfs.PACKAGES, "vim"))
+    assert lab_rootfs.cache_key() != key
