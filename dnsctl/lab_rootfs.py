@@ -40,6 +40,7 @@ PACKAGES = (
 )
 # Bump when the files baked into the root file system change, to rebuild the cache.
 ROOTFS_REVISION = "1"
+ROOTFS_KEEP = 3  # cached root file systems kept, most recently used first
 
 NAMED_OPTIONS = """\
 // The lab: authoritative only, so no query ever leaves 198.51.100.0/24.
@@ -102,9 +103,12 @@ def parse_mirror(text: str) -> str | None:
 def rootfs(progress: Progress) -> Path:
     """The cached root file system, built on first use."""
     path = CACHE_DIR / f"rootfs-{cache_key()}"
-    if (path / "etc" / "dnsctl-lab").exists():
+    marker = path / "etc" / "dnsctl-lab"
+    if marker.exists():
+        marker.touch()  # most recently used: kept when old ones are pruned
         return path
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    _remove_dead_builds()
     build = CACHE_DIR / f"build-{os.getpid()}"
     shutil.rmtree(build, ignore_errors=True)
     mirror = debian_mirror()
@@ -123,10 +127,30 @@ def rootfs(progress: Progress) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     build.rename(path)  # atomic: a killed build never leaves a half cache behind
     progress(f"root file system cached in {path} ({time.monotonic() - started:.0f} s)")
-    for old in CACHE_DIR.glob("rootfs-*"):
-        if old != path:
-            shutil.rmtree(old, ignore_errors=True)
+    _prune_rootfs()
     return path
+
+
+def _remove_dead_builds() -> None:
+    """Builds whose process is gone (killed half-way) are only litter."""
+    for build in CACHE_DIR.glob("build-*"):
+        pid = build.name.removeprefix("build-")
+        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            shutil.rmtree(build, ignore_errors=True)
+
+
+def _prune_rootfs() -> None:
+    """Keep the few most recently used root file systems: branches with other package
+    lists take turns on one machine, and each rebuild costs a minute."""
+
+    def last_used(path: Path) -> float:
+        with contextlib.suppress(OSError):
+            return (path / "etc" / "dnsctl-lab").stat().st_mtime
+        return 0.0
+
+    cached = sorted(CACHE_DIR.glob("rootfs-*"), key=last_used, reverse=True)
+    for old in cached[ROOTFS_KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _customise(root: Path) -> None:
