@@ -646,10 +646,10 @@ def _progress(report: Report) -> Callable[[str], None]:
 @state_dir_option
 @click.option(
     "--secondaries",
-    type=click.IntRange(1, 9),
+    type=int,
     default=1,
     show_default=True,
-    help="How many secondaries (ns2, ns3, ...).",
+    help="How many secondaries (ns2, ns3, ...), 1 to 64.",
 )
 @run_lab("lab up")
 def lab_up(lab: Any, report: Report, state_dir: Path, secondaries: int) -> None:

@@ -1,17 +1,21 @@
 """The disposable lab: real hosts as systemd-nspawn containers with systemd inside.
 
-ns1 (198.51.100.10), ns2.. (.11 up) and client1 (.20) boot from one cached
-Debian root file system (dnsctl.lab_rootfs), each with its own overlay layer, on
-bridge ctllab0 (198.51.100.1/24) with no route or NAT anywhere. Everything the lab makes on
-this machine is named so that `lab_down` can find it again even when the state
-directory is gone: the bridge ctllab0, veths vb-*, cgroups dnslab-*, nspawn
-machines dnslab-*, overlay mounts on .../dnslab-*/root.
+The address plan, all in 198.51.100.0/24: the bridge is .1, servers count up
+from .10 (ns1 the primary, ns2.. the secondaries, room up to .199) and clients
+from .200 (client1). Every host boots from one cached Debian root file system,
+each with its own overlay layer (dnsctl.lab_rootfs), on bridge ctllab0 with no
+route or NAT anywhere.
+
+Everything the lab makes on this machine is named so that `lab_down` can find it
+again even when the state directory is gone: the bridge ctllab0, veths vb-*,
+cgroups dnslab-*, nspawn machines dnslab-*, overlay mounts on .../dnslab-*/root.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import re
 import secrets
@@ -24,12 +28,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dnsctl import interrupt
-from dnsctl.errors import LabError
+from dnsctl.errors import LabError, UsageError
 from dnsctl.lab_rootfs import Progress, rootfs
 
 DEFAULT_STATE_DIR = Path("/var/lib/dnsctl/lab")
 BRIDGE = "ctllab0"
 BRIDGE_ADDRESS = "198.51.100.1"
+NETWORK = "198.51.100."
+FIRST_SERVER = 10  # ns1; ns2, ns3.. follow
+FIRST_CLIENT = 200  # client1
+# Far below the plan's room (.10-.199): each host takes ~112 MiB and boots on the same few cores.
+MAX_SECONDARIES = 64
+HOST_MEMORY_MIB = 128
 PREFIX = "dnslab-"
 HOST_TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "ssh-keygen", "mount")
 BOOT_TIMEOUT = 90.0
@@ -43,11 +53,15 @@ class LabHost:
 
 
 def lab_hosts(secondaries: int = 1) -> list[LabHost]:
-    if not 1 <= secondaries <= 9:
-        raise LabError("--secondaries must be between 1 and 9")
-    hosts = [LabHost("ns1", "198.51.100.10", "primary")]
-    hosts += [LabHost(f"ns{i + 2}", f"198.51.100.{11 + i}", "secondary") for i in range(secondaries)]
-    return [*hosts, LabHost("client1", "198.51.100.20", "client")]
+    """The lab's hosts by the address plan; bad arguments are usage errors."""
+    if not 1 <= secondaries <= MAX_SECONDARIES:
+        raise UsageError(f"--secondaries must be between 1 and {MAX_SECONDARIES}")
+    servers = [f"ns{number}" for number in range(1, secondaries + 2)]
+    hosts = [
+        LabHost(name, f"{NETWORK}{FIRST_SERVER + index}", "primary" if index == 0 else "secondary")
+        for index, name in enumerate(servers)
+    ]
+    return [*hosts, LabHost("client1", f"{NETWORK}{FIRST_CLIENT}", "client")]
 
 
 # --- per host ----------------------------------------------------------------------
@@ -178,6 +192,51 @@ def _disable_ipv6(interface: str) -> None:
         Path(f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6").write_text("1")
 
 
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
+# Each host's systemd, logind, NetworkManager, firewalld and getty hold ~10 inotify
+# instances as root, and the kernel's default allows 128 per user: 11 hosts at most.
+INOTIFY_PER_HOST = 12
+# What lab_up raised the limit from and to; in /run, which a reboot clears like the setting.
+INOTIFY_SAVED = Path("/run/dnsctl-lab-inotify")
+
+
+def inotify_limit_needed(in_use: int, hosts: int, limit: int) -> int | None:
+    """The limit a lab of that many hosts needs, or None when the current one will do."""
+    needed = in_use + hosts * INOTIFY_PER_HOST
+    return needed if needed > limit else None
+
+
+def _root_inotify_instances() -> int:
+    count = 0
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and proc.stat().st_uid == 0:
+                count += sum("inotify" in os.readlink(fd) for fd in (proc / "fd").iterdir())
+    return count
+
+
+def _raise_inotify_limit(hosts: int, progress: Progress) -> None:
+    limit = int(INOTIFY_LIMIT.read_text())
+    needed = inotify_limit_needed(_root_inotify_instances(), hosts, limit)
+    if needed is None:
+        return
+    original = INOTIFY_SAVED.read_text().split()[0] if INOTIFY_SAVED.exists() else str(limit)
+    INOTIFY_SAVED.write_text(f"{original} {needed}\n")
+    INOTIFY_LIMIT.write_text(f"{needed}\n")
+    progress(
+        f"fs.inotify.max_user_instances raised from {limit} to {needed} for {hosts} hosts (until lab down)"
+    )
+
+
+def _restore_inotify_limit() -> None:
+    """Put back what lab_up raised, unless someone has set another value since."""
+    with contextlib.suppress(FileNotFoundError):
+        original, raised = INOTIFY_SAVED.read_text().split()
+        if INOTIFY_LIMIT.read_text().strip() == raised:
+            INOTIFY_LIMIT.write_text(f"{original}\n")
+        INOTIFY_SAVED.unlink()
+
+
 def _ensure_bridge() -> None:
     if not Path(f"/sys/class/net/{BRIDGE}").exists():
         _run(["ip", "link", "add", BRIDGE, "type", "bridge", "mcast_snooping", "0"])
@@ -297,11 +356,24 @@ def _preflight() -> None:
             raise LabError(f"{tool} is not installed (apt-get install systemd-container debootstrap)")
 
 
-def _running(state_dir: Path, hosts: list[LabHost]) -> bool:
-    processes = _nspawn_processes()
-    if set(processes) != {host.name for host in hosts}:
+SHAPE_FILE = "lab.json"  # the arguments the running lab was brought up with
+
+
+def _shape(secondaries: int) -> dict:
+    return {"secondaries": secondaries}
+
+
+def _running_shape(state_dir: Path) -> dict | None:
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads((state_dir / SHAPE_FILE).read_text())
+    return None
+
+
+def _running(state_dir: Path, hosts: list[LabHost], shape: dict) -> bool:
+    """Is exactly this lab up, with its inventory written?"""
+    if _running_shape(state_dir) != shape or not (state_dir / "inventory.toml").exists():
         return False
-    if not (state_dir / "inventory.toml").exists():
+    if set(_nspawn_processes()) != {host.name for host in hosts}:
         return False
     try:
         for host in hosts:
@@ -312,13 +384,26 @@ def _running(state_dir: Path, hosts: list[LabHost]) -> bool:
     return True
 
 
+def memory_shortfall(meminfo: str, hosts: int) -> str | None:
+    """Why this machine cannot hold that many lab hosts, or None when it can."""
+    fields = dict(line.split(":", 1) for line in meminfo.splitlines() if ":" in line)
+    available_mib = int(fields.get("MemAvailable", "0 kB").split()[0]) // 1024
+    needed_mib = hosts * HOST_MEMORY_MIB
+    if available_mib >= needed_mib:
+        return None
+    return f"{hosts} lab hosts need about {needed_mib} MiB of memory, {available_mib} MiB is available"
+
+
 def lab_up(
-    state_dir: Path = DEFAULT_STATE_DIR, secondaries: int = 1, progress: Progress = lambda s: None
+    state_dir: Path = DEFAULT_STATE_DIR,
+    secondaries: int = 1,
+    progress: Progress = lambda s: None,
 ) -> list[LabHost]:
-    _preflight()
     hosts = lab_hosts(secondaries)
+    shape = _shape(secondaries)
+    _preflight()
     state_dir = Path(state_dir)
-    if _running(state_dir, hosts):
+    if _running(state_dir, hosts, shape):
         progress("the lab is already up")
         return hosts
     leftovers = (
@@ -328,23 +413,31 @@ def lab_up(
         or list(Path("/sys/fs/cgroup").glob(f"*/{PREFIX}*"))
     )
     if leftovers:
-        progress("removing a lab left behind")
+        progress("removing the lab that runs now (other hosts) or was left behind")
         lab_down(state_dir, progress)
+    shortfall = memory_shortfall(Path("/proc/meminfo").read_text(), len(hosts))
+    if shortfall:
+        raise LabError(f"{shortfall}; ask for fewer --secondaries")
     lower = rootfs(progress)
+    _raise_inotify_limit(len(hosts), progress)
     started = time.monotonic()
     state_dir.mkdir(parents=True, exist_ok=True)
     key = state_dir / "id_ed25519"
     if not key.exists():
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "dnsctl-lab", "-f", str(key)])
     public_key = Path(f"{key}.pub").read_text()
+
+    def boot(host: LabHost) -> str:
+        root = _prepare_host(state_dir, lower, host, public_key)
+        host_key = (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
+        _start(state_dir, host, root)
+        return f"{host.address} {host_key[0]} {host_key[1]}\n"
+
     try:
         _ensure_bridge()
-        known_hosts = []
-        for host in hosts:
-            root = _prepare_host(state_dir, lower, host, public_key)
-            host_key = (root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()
-            known_hosts.append(f"{host.address} {host_key[0]} {host_key[1]}\n")
-            _start(state_dir, host, root)
+        # Threads: each host's preparation is mostly waiting on mount and ssh-keygen.
+        with ThreadPoolExecutor(min(len(hosts), 8)) as pool:
+            known_hosts = list(pool.map(boot, hosts))
         deadline = time.monotonic() + BOOT_TIMEOUT
         for host in hosts:
             _attach_veth(host.name, deadline)
@@ -356,6 +449,7 @@ def lab_up(
         raise
     (state_dir / "known_hosts").write_text("".join(known_hosts))
     (state_dir / "inventory.toml").write_text(render_inventory(state_dir, hosts))
+    (state_dir / SHAPE_FILE).write_text(json.dumps(shape) + "\n")
     progress(f"{len(hosts)} hosts up in {time.monotonic() - started:.1f} s")
     return hosts
 
@@ -395,8 +489,11 @@ def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s:
     _preflight_root()
     processes = _nspawn_processes()
     for pid in processes.values():
+        # Nothing in a lab host is worth a clean shutdown: killing its init ends every
+        # process in its namespaces at once, and nspawn then cleans up and exits.
+        leader = _leader(pid)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)  # nspawn asks the container's systemd to power off
+            os.kill(leader or pid, signal.SIGKILL if leader else signal.SIGTERM)
     deadline = time.monotonic() + 15
     while _nspawn_processes() and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -416,10 +513,11 @@ def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s:
         subprocess.run(["umount", "-l", mountpoint], capture_output=True)
         state_dirs.add(Path(mountpoint).parent.parent)
     _remove_cgroups()
+    _restore_inotify_limit()
     for directory in state_dirs:
         for item in directory.glob(f"{PREFIX}*"):
             shutil.rmtree(item, ignore_errors=True)
-        for name in ("inventory.toml", "known_hosts", "id_ed25519", "id_ed25519.pub"):
+        for name in ("inventory.toml", "known_hosts", "id_ed25519", "id_ed25519.pub", SHAPE_FILE):
             (directory / name).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
             directory.rmdir()  # only when nothing else of the user's is in it
@@ -450,29 +548,30 @@ def _kill_cgroup_members() -> None:
 
 
 def _remove_cgroups() -> None:
+    """Deepest first; a cgroup whose last process is still exiting refuses for a moment."""
     for top in Path("/sys/fs/cgroup").glob(f"*/{PREFIX}*"):
-        for directory in sorted(
-            (p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True
-        ):
-            with contextlib.suppress(OSError):
-                directory.rmdir()
+        for directory, _subdirs, _files in os.walk(top, topdown=False):
+            if directory != str(top):
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)
         deadline = time.monotonic() + 5
-        while top.exists() and time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
+        while True:
+            try:
                 top.rmdir()
-            time.sleep(0.05)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
 
 
 def lab_status(state_dir: Path = DEFAULT_STATE_DIR) -> list[dict]:
-    text = (
-        (Path(state_dir) / "inventory.toml").read_text()
-        if (Path(state_dir) / "inventory.toml").exists()
-        else ""
-    )
-    secondaries = max(1, len(re.findall(r"^\[servers\.ns", text, re.MULTILINE)) - 1)
+    shape = _running_shape(Path(state_dir)) or _shape(1)
     processes = _nspawn_processes()
     status = []
-    for host in lab_hosts(secondaries):
+    for host in lab_hosts(shape["secondaries"]):
         entry: dict = {
             "name": host.name,
             "address": host.address,

@@ -1,4 +1,5 @@
 """One real lab for the whole integration session: brought up once, torn down at the end.
+A module that needs other hosts reshapes it with `Lab.reshaped` and gives it back after.
 
 Tests drive dnsctl as a user would (a subprocess with an inventory file) and check
 results independently: dnspython queries to a specific address, and files or
@@ -7,6 +8,7 @@ services read inside the lab host through nsenter, not through dnsctl's SSH.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -23,7 +25,8 @@ from dnsctl import lab
 
 pytestmark = pytest.mark.lab
 
-NS1, NS2, CLIENT = "198.51.100.10", "198.51.100.11", "198.51.100.20"
+# The lab's address plan (dnsctl.lab): servers from .10, clients from .200.
+NS1, NS2, CLIENT = "198.51.100.10", "198.51.100.11", "198.51.100.200"
 
 
 @dataclass
@@ -56,6 +59,17 @@ class Lab:
         path.write_text(text + "\n" + extra)
         return path
 
+    @contextlib.contextmanager
+    def reshaped(self, *lab_up_options: str) -> Iterator[subprocess.CompletedProcess]:
+        """The lab replaced by `dnsctl lab up OPTIONS` (the real command), then the
+        session's lab again, fresh: the machine holds one lab at a time."""
+        try:
+            result = dnsctl("lab", "up", "--state-dir", str(self.state_dir), *lab_up_options)
+            assert result.returncode == 0, result.stdout + result.stderr
+            yield result
+        finally:
+            start_session_lab(self.state_dir)
+
 
 def dnsctl(
     *args: str, inventory: Path | None = None, timeout: float = 180, input: str | None = None
@@ -87,12 +101,16 @@ def dnsctl_json(
     return result.returncode, document
 
 
+def start_session_lab(state_dir: Path) -> None:
+    lab.lab_up(state_dir, secondaries=1, progress=lambda text: print(f"lab: {text}", file=sys.stderr))
+
+
 @pytest.fixture(scope="session")
 def the_lab() -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("the lab needs root")
     state_dir = Path("/var/lib/dnsctl/test-lab")
-    lab.lab_up(state_dir, secondaries=1, progress=lambda text: print(f"lab: {text}", file=sys.stderr))
+    start_session_lab(state_dir)
     try:
         yield Lab(state_dir)
     finally:

@@ -12,7 +12,7 @@ import pytest
 
 from dnsctl.remote import Connection, Target
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import CLIENT, NS1, NS2, dnsctl, dnsctl_json
 
 pytestmark = pytest.mark.lab
 
@@ -29,13 +29,11 @@ def target(the_lab, address: str, **overrides) -> Target:
     return Target(**settings)
 
 
-@pytest.mark.parametrize("address", ["198.51.100.10", "198.51.100.11", "198.51.100.20"])
+@pytest.mark.parametrize("address", [NS1, NS2, CLIENT])
 def test_ssh_with_strict_host_keys(the_lab, address):
     with Connection(target(the_lab, address)).connect() as connection:
         result = connection.run(["cat", "/etc/hostname"])
-    expected = the_lab.exec(
-        {"198.51.100.10": "ns1", "198.51.100.11": "ns2"}.get(address, "client1"), "cat", "/etc/hostname"
-    ).stdout
+    expected = the_lab.exec({NS1: "ns1", NS2: "ns2"}.get(address, "client1"), "cat", "/etc/hostname").stdout
     assert result.stdout == expected
 
 
