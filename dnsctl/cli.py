@@ -651,12 +651,18 @@ def _progress(report: Report) -> Callable[[str], None]:
     show_default=True,
     help="How many secondaries (ns2, ns3, ...), 1 to 64.",
 )
+@click.option(
+    "--bare",
+    multiple=True,
+    metavar="SERVER",
+    help="A server without BIND, which apt can install from the lab (repeatable).",
+)
 @run_lab("lab up")
-def lab_up(lab: Any, report: Report, state_dir: Path, secondaries: int) -> None:
+def lab_up(lab: Any, report: Report, state_dir: Path, secondaries: int, bare: tuple[str, ...]) -> None:
     """Start ns1, ns2.. and client1 with BIND, sshd, firewalld and NetworkManager."""
-    hosts = lab.lab_up(state_dir, secondaries=secondaries, progress=_progress(report))
+    hosts = lab.lab_up(state_dir, secondaries=secondaries, bare=bare, progress=_progress(report))
     for host in hosts:
-        report.add(host.name, f"{host.role} {host.address}")
+        report.add(host.name, host.summary)
     report.data["inventory"] = str(state_dir / "inventory.toml")
     report.text(f"inventory: {state_dir / 'inventory.toml'}")
 

@@ -4,7 +4,9 @@ The address plan, all in 198.51.100.0/24: the bridge is .1, servers count up
 from .10 (ns1 the primary, ns2.. the secondaries, room up to .199) and clients
 from .200 (client1). Every host boots from one cached Debian root file system,
 each with its own overlay layer (dnsctl.lab_rootfs), on bridge ctllab0 with no
-route or NAT anywhere.
+route or NAT anywhere. A bare server has BIND purged in its own layer and apt
+pointed only at the package source inside the root file system, so installing
+BIND never leaves the lab.
 
 Everything the lab makes on this machine is named so that `lab_down` can find it
 again even when the state directory is gone: the bridge ctllab0, veths vb-*,
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from dnsctl import interrupt
 from dnsctl.errors import LabError, UsageError
-from dnsctl.lab_rootfs import Progress, rootfs
+from dnsctl.lab_rootfs import REPO_DIR, REPO_PACKAGES, Progress, rootfs
 
 DEFAULT_STATE_DIR = Path("/var/lib/dnsctl/lab")
 BRIDGE = "ctllab0"
@@ -41,7 +43,7 @@ FIRST_CLIENT = 200  # client1
 MAX_SECONDARIES = 64
 HOST_MEMORY_MIB = 128
 PREFIX = "dnslab-"
-HOST_TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "ssh-keygen", "mount")
+HOST_TOOLS = ("debootstrap", "systemd-nspawn", "nsenter", "ip", "ssh-keygen", "mount", "chroot", "dpkg-deb")
 BOOT_TIMEOUT = 90.0
 
 
@@ -50,15 +52,25 @@ class LabHost:
     name: str
     address: str
     role: str  # primary | secondary | client
+    bare: bool = False  # a server without BIND, to be installed by dnsctl
+
+    @property
+    def summary(self) -> str:
+        return f"{self.role} {self.address}" + (", BIND not installed" if self.bare else "")
 
 
-def lab_hosts(secondaries: int = 1) -> list[LabHost]:
+def lab_hosts(secondaries: int = 1, bare: tuple[str, ...] = ()) -> list[LabHost]:
     """The lab's hosts by the address plan; bad arguments are usage errors."""
     if not 1 <= secondaries <= MAX_SECONDARIES:
         raise UsageError(f"--secondaries must be between 1 and {MAX_SECONDARIES}")
     servers = [f"ns{number}" for number in range(1, secondaries + 2)]
+    for name in bare:
+        if name not in servers:
+            raise UsageError(f"--bare {name}: not a server of this lab (ns1 to {servers[-1]})")
     hosts = [
-        LabHost(name, f"{NETWORK}{FIRST_SERVER + index}", "primary" if index == 0 else "secondary")
+        LabHost(
+            name, f"{NETWORK}{FIRST_SERVER + index}", "primary" if index == 0 else "secondary", name in bare
+        )
         for index, name in enumerate(servers)
     ]
     return [*hosts, LabHost("client1", f"{NETWORK}{FIRST_CLIENT}", "client")]
@@ -88,6 +100,8 @@ def _prepare_host(state_dir: Path, lower: Path, host: LabHost, public_key: str) 
         ]
     )
     root = base / "root"
+    if host.bare:
+        _remove_bind(root)
     (root / "etc/hostname").write_text(host.name + "\n")
     (root / "etc/hosts").write_text(f"127.0.0.1 localhost\n{host.address} {host.name}\n")
     (root / "etc/machine-id").write_text(secrets.token_hex(16) + "\n")
@@ -109,7 +123,8 @@ def _prepare_host(state_dir: Path, lower: Path, host: LabHost, public_key: str) 
     ssh_dir.mkdir(mode=0o700, exist_ok=True)
     (ssh_dir / "authorized_keys").write_text(public_key)
     (ssh_dir / "authorized_keys").chmod(0o600)
-    _write_rndc_key(root)
+    if not host.bare:
+        _write_rndc_key(root)
     keyfile = root / "etc/NetworkManager/system-connections/lab.nmconnection"
     keyfile.write_text(
         "[connection]\nid=lab\ntype=ethernet\ninterface-name=host0\nautoconnect=true\n\n"
@@ -121,6 +136,26 @@ def _prepare_host(state_dir: Path, lower: Path, host: LabHost, public_key: str) 
         unit.unlink(missing_ok=True)
         unit.symlink_to("/dev/null")  # masked: a client runs no name server
     return root
+
+
+def _remove_bind(root: Path) -> None:
+    """Purge BIND in this host's own layer and leave apt only the lab's package source.
+
+    No package lists are made: like a fresh cloud image, the host knows no package
+    until `apt-get update`. policy-rc.d keeps dpkg from running init scripts on
+    this machine (a chroot shares its processes and network).
+    """
+    policy = root / "usr/sbin/policy-rc.d"
+    policy.write_text("#!/bin/sh\nexit 101\n")
+    policy.chmod(0o755)
+    try:
+        _run(
+            ["chroot", str(root), "env", "DEBIAN_FRONTEND=noninteractive", "dpkg", "--purge", *REPO_PACKAGES]
+        )
+    finally:
+        policy.unlink()
+    (root / "etc/apt/sources.list").write_text("# lab host: packages come from the lab only\n")
+    (root / "etc/apt/sources.list.d/lab.list").write_text(f"deb [trusted=yes] file:/{REPO_DIR} ./\n")
 
 
 def _write_rndc_key(root: Path) -> None:
@@ -307,7 +342,7 @@ def host_exec(
 
 
 def _wait_ready(host: LabHost, deadline: float) -> None:
-    services = ["ssh", "firewalld", "NetworkManager"] + (["named"] if host.role != "client" else [])
+    services = ["ssh", "firewalld", "NetworkManager"] + (["named"] if _runs_named(host) else [])
     checks = [
         (
             "systemd",
@@ -345,6 +380,10 @@ def _wait_ready(host: LabHost, deadline: float) -> None:
             time.sleep(0.2)
 
 
+def _runs_named(host: LabHost) -> bool:
+    return host.role != "client" and not host.bare
+
+
 # --- up, down, status ---------------------------------------------------------------
 
 
@@ -359,8 +398,8 @@ def _preflight() -> None:
 SHAPE_FILE = "lab.json"  # the arguments the running lab was brought up with
 
 
-def _shape(secondaries: int) -> dict:
-    return {"secondaries": secondaries}
+def _shape(secondaries: int, bare: tuple[str, ...]) -> dict:
+    return {"secondaries": secondaries, "bare": sorted(bare)}
 
 
 def _running_shape(state_dir: Path) -> dict | None:
@@ -397,10 +436,11 @@ def memory_shortfall(meminfo: str, hosts: int) -> str | None:
 def lab_up(
     state_dir: Path = DEFAULT_STATE_DIR,
     secondaries: int = 1,
+    bare: tuple[str, ...] = (),
     progress: Progress = lambda s: None,
 ) -> list[LabHost]:
-    hosts = lab_hosts(secondaries)
-    shape = _shape(secondaries)
+    hosts = lab_hosts(secondaries, tuple(bare))
+    shape = _shape(secondaries, tuple(bare))
     _preflight()
     state_dir = Path(state_dir)
     if _running(state_dir, hosts, shape):
@@ -435,7 +475,7 @@ def lab_up(
 
     try:
         _ensure_bridge()
-        # Threads: each host's preparation is mostly waiting on mount and ssh-keygen.
+        # Threads: each host's preparation is mostly waiting on mount, ssh-keygen and dpkg.
         with ThreadPoolExecutor(min(len(hosts), 8)) as pool:
             known_hosts = list(pool.map(boot, hosts))
         deadline = time.monotonic() + BOOT_TIMEOUT
@@ -568,14 +608,15 @@ def _remove_cgroups() -> None:
 
 
 def lab_status(state_dir: Path = DEFAULT_STATE_DIR) -> list[dict]:
-    shape = _running_shape(Path(state_dir)) or _shape(1)
+    shape = _running_shape(Path(state_dir)) or _shape(1, ())
     processes = _nspawn_processes()
     status = []
-    for host in lab_hosts(shape["secondaries"]):
+    for host in lab_hosts(shape["secondaries"], tuple(shape["bare"])):
         entry: dict = {
             "name": host.name,
             "address": host.address,
             "role": host.role,
+            "bare": host.bare,
             "running": host.name in processes,
         }
         if entry["running"]:

@@ -1,12 +1,15 @@
-"""The lab's cached root file system.
+"""The lab's cached root file system, and the package source kept inside it.
 
 Built once with debootstrap from the machine's own Debian mirror and cached by
 its package lists; every lab host boots from it under its own overlay layer.
+The .debs of BIND and everything it depends on are kept from the build as a
+flat apt repository, so a bare lab host installs BIND without leaving the lab.
 """
 
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import hashlib
 import os
 import re
@@ -38,8 +41,11 @@ PACKAGES = (
     "procps",
     "python3",
 )
+# What a bare host can install from the lab's own package source (with their dependencies).
+REPO_PACKAGES = ("bind9", "bind9-utils")
+REPO_DIR = "srv/lab-apt"  # inside the root file system
 # Bump when the files baked into the root file system change, to rebuild the cache.
-ROOTFS_REVISION = "1"
+ROOTFS_REVISION = "2"
 ROOTFS_KEEP = 3  # cached root file systems kept, most recently used first
 
 NAMED_OPTIONS = """\
@@ -66,7 +72,7 @@ SYSCTL = "net.ipv6.conf.all.disable_ipv6 = 1\nnet.ipv6.conf.default.disable_ipv6
 
 
 def cache_key() -> str:
-    text = "\n".join([SUITE, ROOTFS_REVISION, *PACKAGES])
+    text = "\n".join([SUITE, ROOTFS_REVISION, *PACKAGES, "repo:", *REPO_PACKAGES])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -123,7 +129,11 @@ def rootfs(progress: Progress) -> Path:
         shutil.rmtree(build, ignore_errors=True)
         tail = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["failed"]
         raise LabError(f"debootstrap failed: {tail[0]}")
-    _customise(build)
+    try:
+        _customise(build)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
     shutil.rmtree(path, ignore_errors=True)
     build.rename(path)  # atomic: a killed build never leaves a half cache behind
     progress(f"root file system cached in {path} ({time.monotonic() - started:.0f} s)")
@@ -165,8 +175,108 @@ def _customise(root: Path) -> None:
     (root / "etc/ssh/sshd_config.d/lab.conf").write_text(SSHD_CONFIG)
     (root / "etc/NetworkManager/conf.d/lab.conf").write_text(NM_MAIN)
     (root / "etc/sysctl.d/90-lab.conf").write_text(SYSCTL)
+    _build_local_repo(root)
     for path in ("var/lib/apt/lists", "var/cache/apt/archives"):
         for item in (root / path).glob("*"):
             if item.is_file() and item.name not in ("lock",):
                 item.unlink()
     (root / "etc/dnsctl-lab").write_text(cache_key() + "\n")
+
+
+# --- the local package source -----------------------------------------------------
+
+
+def parse_dpkg_status(text: str) -> dict[str, dict[str, str]]:
+    """The installed packages' fields by package name, from /var/lib/dpkg/status."""
+    installed = {}
+    for paragraph in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = ""
+        for line in paragraph.splitlines():
+            if line[:1] in (" ", "\t"):
+                if key:
+                    fields[key] += "\n" + line
+                continue
+            key, sep, value = line.partition(":")
+            if sep:
+                fields[key] = value.strip()
+        if "Package" in fields and fields.get("Status", "").endswith(" installed"):
+            installed[fields["Package"]] = fields
+    return installed
+
+
+def _relation_names(text: str) -> list[list[str]]:
+    """A Depends-style field as alternatives of bare names: `a (>= 1) | b:any, c` -> [[a, b], [c]]."""
+    groups = []
+    for group in text.split(","):
+        names = [alternative.split("(")[0].strip().split(":")[0] for alternative in group.split("|")]
+        if any(names):
+            groups.append([name for name in names if name])
+    return groups
+
+
+def dependency_closure(installed: dict[str, dict[str, str]], roots: tuple[str, ...]) -> set[str]:
+    """roots and every installed package they need (Pre-Depends, Depends), recursively."""
+    providers: dict[str, str] = {}
+    for name, fields in installed.items():
+        for virtual in _relation_names(fields.get("Provides", "")):
+            providers.setdefault(virtual[0], name)
+    needed: set[str] = set()
+    pending = list(roots)
+    while pending:
+        name = pending.pop()
+        if name in needed:
+            continue
+        if name not in installed:
+            raise LabError(f"the lab's package source needs {name}, which the root file system lacks")
+        needed.add(name)
+        for field in ("Pre-Depends", "Depends"):
+            for alternatives in _relation_names(installed[name].get(field, "")):
+                chosen = next((alt for alt in alternatives if alt in installed), None) or next(
+                    (providers[alt] for alt in alternatives if alt in providers), None
+                )
+                if chosen is None:
+                    raise LabError(
+                        f"the lab's package source: nothing installed satisfies {name}'s {alternatives}"
+                    )
+                pending.append(chosen)
+    return needed
+
+
+def index_entry(control: str, filename: str, size: int, sha256: str) -> str:
+    """One Packages paragraph: the .deb's control fields plus where it is and its hash."""
+    return f"{control.rstrip()}\nFilename: ./{filename}\nSize: {size}\nSHA256: {sha256}\n"
+
+
+def release_file(packages: bytes, date: str) -> str:
+    return f"Date: {date}\nSHA256:\n {hashlib.sha256(packages).hexdigest()} {len(packages)} Packages\n"
+
+
+def _build_local_repo(root: Path) -> None:
+    """Keep the .debs of REPO_PACKAGES and their dependencies as a flat apt repository.
+
+    debootstrap downloaded exactly the installed versions into the archive cache;
+    the index is made with dpkg-deb, which every Debian machine has.
+    """
+    installed = parse_dpkg_status((root / "var/lib/dpkg/status").read_text())
+    needed = dependency_closure(installed, REPO_PACKAGES)
+    debs = {deb.name.split("_")[0]: deb for deb in (root / "var/cache/apt/archives").glob("*.deb")}
+    missing = sorted(needed - set(debs))
+    if missing:
+        raise LabError(
+            f"debootstrap kept no .deb for {', '.join(missing)}; cannot make the lab's package source"
+        )
+    repo = root / REPO_DIR
+    repo.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name in sorted(needed):
+        deb = debs[name].rename(repo / debs[name].name)
+        fields = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True, text=True)
+        if fields.returncode != 0:
+            raise LabError(f"dpkg-deb cannot read {deb.name}: {fields.stderr.strip()}")
+        control = fields.stdout
+        data = deb.read_bytes()
+        entries.append(index_entry(control, deb.name, len(data), hashlib.sha256(data).hexdigest()))
+    packages = "\n".join(entries).encode()
+    (repo / "Packages").write_bytes(packages)
+    (repo / "Release").write_text(release_file(packages, email.utils.formatdate(usegmt=True)))
