@@ -62,7 +62,7 @@ class LabHost:
 def lab_hosts(secondaries: int = 1, bare: tuple[str, ...] = ()) -> list[LabHost]:
     """The lab's hosts by the address plan; bad arguments are usage errors."""
     if not 1 <= secondaries <= MAX_SECONDARIES:
-        raise UsageError(f"--secondaries must be between 1 and {MAX_SECONDARIES}")
+        raise UsageError(f"--secondaries {secondaries}: must be between 1 and {MAX_SECONDARIES}")
     servers = [f"ns{number}" for number in range(1, secondaries + 2)]
     for name in bare:
         if name not in servers:

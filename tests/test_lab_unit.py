@@ -46,8 +46,8 @@ def test_address_plan_holds_the_largest_fleet():
 @pytest.mark.parametrize(
     ("secondaries", "bare", "message"),
     [
-        (0, (), "--secondaries must be between 1 and"),
-        (lab.MAX_SECONDARIES + 1, (), "--secondaries must be between 1 and"),
+        (0, (), "--secondaries 0: must be between 1 and 64"),
+        (lab.MAX_SECONDARIES + 1, (), "--secondaries 65: must be between 1 and 64"),
         (1, ("client1",), "--bare client1: not a server of this lab (ns1 to ns2)"),
         (1, ("ns3",), "--bare ns3: not a server of this lab"),
     ],
