@@ -208,13 +208,17 @@ def converge(
             session.fleet.each(servers, lambda s: _confirm_transfers(session, plans, wants, s))
         return plans
     session.options.confirm("Apply these changes?")
-    for server, host_plan in plans.items():
-        if host_plan.install:
-            # The configuration files only exist once BIND is there: plan again on them.
-            with report.step(server, f"install {' '.join(host_plan.layout.packages)}"):
-                apply.install(session.fleet[server], host_plan)
-            plans[server] = gather(session, server, wants[server])
-            show_plans(report, {server: plans[server]})
+    bare = [server for server, host_plan in plans.items() if host_plan.install]
+
+    def install(server: str) -> HostPlan:
+        # The configuration files only exist once BIND is there: plan again on them.
+        with report.step(server, f"install {' '.join(plans[server].layout.packages)}"):
+            apply.install(session.fleet[server], plans[server])
+        return gather(session, server, wants[server])
+
+    for server, host_plan in zip(bare, session.fleet.each(bare, install), strict=True):
+        plans[server] = host_plan
+        show_plans(report, {server: host_plan})
     _apply(session, plans, wants, stages, follow_secondaries)
     return plans
 
