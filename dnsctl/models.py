@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -33,7 +32,9 @@ from pydantic import (
 from dnsctl.errors import InventoryError
 from dnsctl.names import HOST_NAME_RULE, dns_name_text, is_host_name
 from dnsctl.names import in_zone as in_zone  # render and ops.failover import it from here
+from dnsctl.reverse import Address, Derived, Forward, Written, ZoneServers, derive, reverse_network
 from dnsctl.zonedata import ResolvedRecord, ZoneIndex, ZoneServer, check_targets, check_zone
+from dnsctl.zonedata import format_path as format_path  # tests and messages import it from here
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "PTR", "SRV", "NS")
 ACL_KEYWORDS = ("any", "none", "localhost", "localnets")
@@ -152,6 +153,7 @@ def _name_server_name(text: str) -> str:
 
 HostAddress = Annotated[str, AfterValidator(_host_address)]
 AclEntry = Annotated[str, AfterValidator(_acl_entry)]
+ReverseNetwork = Annotated[str, AfterValidator(reverse_network)]
 LoginName = Annotated[str, AfterValidator(_login_name)]
 LocalPath = Annotated[str, AfterValidator(_local_path)]
 TTL = Annotated[int, Field(ge=0, le=2_147_483_647)]
@@ -210,6 +212,8 @@ class Zone(_Model):
     allow_query: list[AclEntry] = ["any"]
     # SOA RNAME, as an e-mail address or a DNS name; default hostmaster@<zone>.
     contact: Annotated[str, AfterValidator(_mailbox)] | None = None
+    # Networks whose in-addr.arpa / ip6.arpa zones get a PTR for each of this zone's addresses.
+    reverse: list[ReverseNetwork] = []
     records: list[Record] = []
 
 
@@ -217,12 +221,15 @@ class Inventory(_Model):
     ssh: SSHSettings = SSHSettings()
     servers: dict[str, Server] = {}
     clients: dict[str, Client] = {}
+    # The file's zones, then the reverse zones derived from them that the file does not list.
     zones: dict[str, Zone] = {}
-    # Filled once at load: each zone's records, validated.
+    # Filled once at load: each zone's records, validated, and the reverse zones derived.
     _resolved: dict[str, list[ResolvedRecord]] = PrivateAttr(default_factory=dict)
+    _derived: dict[str, Derived] = PrivateAttr(default_factory=dict)
 
     def records(self, zone: str) -> list[ResolvedRecord]:
-        """The zone's records, validated, with absolute owners and canonical values."""
+        """The zone's records, validated, with absolute owners and canonical values: the
+        file's, then the PTRs derived from the zones whose ``reverse`` networks it covers."""
         return self._resolved[zone]
 
     def zone(self, name: str) -> Zone:
@@ -247,6 +254,29 @@ class Inventory(_Model):
             known = ", ".join(self.clients) or "none"
             raise InventoryError(f"unknown client {name!r} (inventory has: {known})")
         return self.clients[name]
+
+    def reverse_zones(self, zone: str) -> list[str]:
+        """The reverse zones derived from this zone's addresses (its ``reverse`` networks)."""
+        return [name for name, derived in self._derived.items() if zone in derived.forwards]
+
+    def derived_from(self, zone: str) -> list[str]:
+        """The zones whose addresses this reverse zone's PTRs are derived from; [] for others."""
+        derived = self._derived.get(zone)
+        return list(derived.forwards) if derived else []
+
+    def is_generated(self, zone: str) -> bool:
+        """Whether the zone exists only by derivation: the inventory file has no table for it."""
+        derived = self._derived.get(zone)
+        return derived is not None and not derived.listed
+
+    def derived_source(self, zone: str, index: int) -> tuple[Any, ...] | None:
+        """The field a derived record of the zone comes from (index as in records()); None if written.
+
+        A zone's derived PTRs follow the records the file gives it.
+        """
+        derived = self._derived.get(zone)
+        index -= len(self.zones[zone].records)
+        return derived.sources[index] if derived is not None and index >= 0 else None
 
     def zones_of(self, server: str) -> list[str]:
         """The zones this server carries, primary or secondary, in inventory order."""
@@ -378,20 +408,6 @@ class _FileOrder:
         return tuple(key)
 
 
-def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
-    """('zones', 'ex;ample', 'records', 2, 'value') -> zones."ex;ample".records[2].value"""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
-            text += f".{part}" if text else str(part)
-        else:  # as TOML would quote it, control characters escaped: the line stays one line
-            quoted = json.dumps(str(part), ensure_ascii=False)
-            text += f".{quoted}" if text else quoted
-    return text or "(top level)"
-
-
 _TOML_TYPES: tuple[tuple[type, str], ...] = (
     (bool, "a boolean"),
     (str, "a string"),
@@ -516,14 +532,18 @@ def _valid_part(
 
     Returns it (None if even that fails), the original index of each kept record per
     zone, and what was dropped: a host or zone (section, name), or a section (section,),
-    whose references must not be reported as unknown.
+    whose references must not be reported as unknown. A zone with a bad reverse network
+    is checked without its reverse zones.
     """
     dropped: set[tuple[str, ...]] = set()
     bad_records: dict[str, set[int]] = {}
+    bad_reverse: set[str] = set()
     for error in errors:
         loc = error["loc"]
         if len(loc) >= 4 and loc[0] == "zones" and loc[2] == "records" and isinstance(loc[3], int):
             bad_records.setdefault(loc[1], set()).add(loc[3])
+        elif len(loc) >= 3 and loc[0] == "zones" and loc[2] == "reverse":
+            bad_reverse.add(loc[1])
         elif len(loc) >= 2 and loc[0] in ("servers", "clients", "zones"):
             dropped.add((loc[0], loc[1]))
         elif loc:
@@ -533,6 +553,11 @@ def _valid_part(
         if isinstance(pruned.get(section), dict):
             pruned[section] = {
                 name: body for name, body in pruned[section].items() if (section, name) not in dropped
+            }
+    for zone_name in bad_reverse:
+        if zone_name in pruned.get("zones", {}):
+            pruned["zones"][zone_name] = {
+                key: value for key, value in pruned["zones"][zone_name].items() if key != "reverse"
             }
     record_indexes: dict[str, list[int]] = {}
     for zone_name, bad in bad_records.items():
@@ -615,6 +640,63 @@ def _check_zones(
     carried = {name for zone in inventory.zones.values() for name in (zone.primary, *zone.secondaries)}
     ns_names = {name: inventory.nameserver(name) for name in inventory.servers if name in carried}
     check_targets(indexes, ns_names, problems.add)
+    _add_reverse_zones(inventory, indexes, problems)
+
+
+def _add_reverse_zones(inventory: Inventory, indexes: dict[str, ZoneIndex], problems: _Problems) -> None:
+    """Derive the zones' reverse zones and add them to the inventory as ordinary zones.
+
+    A derived PTR is one of its zone's records() but never in Zone.records, which
+    holds what the file says. A reverse zone the file also lists keeps its settings
+    and its own records, the derived PTRs after them; one it does not list takes its
+    settings from the first zone deriving it.
+    """
+    forwards = [
+        Forward(name, zone.reverse, _zone_servers(zone), _addresses(inventory, name, indexes[name]))
+        for name, zone in inventory.zones.items()
+        if zone.reverse and name in indexes
+    ]
+    if not forwards:
+        return
+    written = {name: Written(_zone_servers(zone), indexes[name]) for name, zone in inventory.zones.items()}
+    for name, derived in derive(forwards, written, problems.add).items():
+        if derived.listed:
+            inventory._resolved[name] = [*inventory._resolved[name], *derived.records]
+        else:
+            first = inventory.zones[derived.forwards[0]]
+            inventory.zones[name] = Zone.model_construct(
+                primary=first.primary,
+                secondaries=list(first.secondaries),
+                ttl=first.ttl,
+                allow_query=list(first.allow_query),
+                contact=first.contact or f"hostmaster.{derived.forwards[0]}",
+            )
+            inventory._resolved[name] = derived.records
+        inventory._derived[name] = derived
+
+
+def _zone_servers(zone: Zone) -> ZoneServers:
+    return ZoneServers(zone.primary, tuple(zone.secondaries))
+
+
+def _addresses(inventory: Inventory, zone_name: str, index: ZoneIndex) -> list[Address]:
+    """The zone's A and AAAA data as served: the glue dnsctl adds for its name servers, then
+    its records."""
+    zone = inventory.zones[zone_name]
+    addresses = [
+        Address(ns_name, address, None, ("servers", server, "address"))
+        for server in dict.fromkeys((zone.primary, *zone.secondaries))
+        if server in inventory.servers
+        and (ns_name := inventory.nameserver(server)) in index.glue
+        and index.glue[ns_name] == (address := inventory.servers[server].address)
+        and not index.has_address_record(ns_name)
+    ]
+    addresses += [
+        Address(record.owner, record.value, record.ttl, ("zones", zone_name, "records", position, "value"))
+        for record, position in zip(index.resolved, index.positions, strict=True)
+        if record.type in ("A", "AAAA")
+    ]
+    return addresses
 
 
 def _server_fields(zone_name: str, zone: Zone) -> list[tuple[str, tuple[Any, ...]]]:

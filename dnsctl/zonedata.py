@@ -11,6 +11,7 @@ MX and SRV records pointing at aliases or at nothing) is refused too.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import Callable, Iterable, Sequence
@@ -94,6 +95,7 @@ class ZoneIndex:
 
     name: str
     resolved: list[ResolvedRecord]
+    positions: list[int]  # each resolved record's index in the zone's records in the file
     types_at: dict[str, set[str]]
     first_at: dict[str, int]
     delegations: set[str]
@@ -109,7 +111,10 @@ class ZoneIndex:
         return next((point for point in ancestors(name, self.name) if point in self.delegations), None)
 
     def has_address(self, name: str) -> bool:
-        return name in self.glue or bool(self.types_at.get(name, set()) & {"A", "AAAA"})
+        return name in self.glue or self.has_address_record(name)
+
+    def has_address_record(self, name: str) -> bool:
+        return bool(self.types_at.get(name, set()) & {"A", "AAAA"})
 
 
 def check_zone(
@@ -126,6 +131,7 @@ def check_zone(
     rrsets: dict[tuple[str, str], _RRset] = {(zone_name, "NS"): _RRset(-1, default_ttl)}
     seen: dict[tuple[str, str, str], int] = {}
     resolved: list[ResolvedRecord] = []
+    resolved_at: list[int] = []
     targets: list[tuple[int, str, str]] = []
     for record, index in zip(records, positions, strict=True):
         path = ("zones", zone_name, "records", index)
@@ -179,13 +185,14 @@ def check_zone(
         if target is not None and rtype in ("NS", "MX", "SRV") and target != ".":
             targets.append((index, rtype, target[:-1].lower()))
         resolved.append(ResolvedRecord(owner, rtype, value, record.ttl))
+        resolved_at.append(index)
 
     delegations = {owner for owner, types in types_at.items() if "NS" in types and owner != zone_name}
     glue: dict[str, str] = {}
     for server in servers:
         if in_zone(server.ns_name, zone_name):
             glue.setdefault(server.ns_name, server.address)
-    zone = ZoneIndex(zone_name, resolved, types_at, first_at, delegations, glue, targets)
+    zone = ZoneIndex(zone_name, resolved, resolved_at, types_at, first_at, delegations, glue, targets)
     _check_zone_servers(zone, servers, report)
     if delegations:
         _check_delegations(zone, rrsets, report)
@@ -306,6 +313,20 @@ def _target_problem(holder: ZoneIndex, rtype: str, target: str, *, strict_glue: 
 def _path(index: int) -> str:
     """Another record of the same zone, as a message names it."""
     return f"records[{index}]"
+
+
+def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
+    """('zones', 'ex;ample', 'records', 2, 'value') -> zones."ex;ample".records[2].value"""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif re.fullmatch(r"[A-Za-z0-9_-]+", str(part)):
+            text += f".{part}" if text else str(part)
+        else:  # as TOML would quote it, control characters escaped: the line stays one line
+            quoted = json.dumps(str(part), ensure_ascii=False)
+            text += f".{quoted}" if text else quoted
+    return text or "(top level)"
 
 
 # --- one record ---------------------------------------------------------------------

@@ -33,7 +33,7 @@ def verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
             )
         step.detail = f"serial {answer.serial}, authoritative"
         step.data["serial"] = answer.serial
-    count = len(session.inventory.zones[zone_name].records)
+    count = len(session.inventory.records(zone_name))
     with report.step(plan.server, f"verify the {count} inventory records at {plan.address}"):
         problems = verify.check_records(session.inventory, zone_name, plan.address)
         if problems:
@@ -99,10 +99,12 @@ def check(session: Session) -> None:
     """Show what the (already validated) inventory describes; touches no host."""
     inventory = session.inventory
     for name, zone in inventory.zones.items():
+        derived_from = inventory.derived_from(name)
         session.report.add(
             "inventory",
             f"zone {name}",
             detail=f"primary {zone.primary}, secondaries {', '.join(zone.secondaries) or 'none'}, "
-            f"{len(zone.records)} records",
+            f"{len(inventory.records(name))} records"
+            + (f", PTRs derived from {', '.join(derived_from)}" if derived_from else ""),
         )
     session.report.data["inventory"] = inventory.model_dump()
