@@ -3,7 +3,9 @@
 The inventory is the desired state, so a record change is an inventory change
 followed by the same convergence as init-primary and add-slave: the primary gets
 the new zone file (validated, backed up, rolled back on failure), every secondary
-is waited for until it serves the new serial. The file is rewritten (atomically,
+is waited for until it serves the new serial. The reverse zones derived from the
+zone (its ``reverse`` networks) are converged with it, in the same run, so their
+PTRs follow its A and AAAA records. The file is rewritten (atomically,
 comments and formatting kept) only after the servers took the change, so a failed
 run leaves it exactly as it was.
 """
@@ -18,7 +20,7 @@ from pathlib import Path
 
 from dnsctl import inventory_edit
 from dnsctl.errors import InventoryError, PreconditionError, UsageError
-from dnsctl.models import Inventory, ResolvedRecord, parse_inventory
+from dnsctl.models import Inventory, ResolvedRecord, format_path, parse_inventory
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.servers import verify_primary
 from dnsctl.ops.session import Session
@@ -35,6 +37,7 @@ def record_add(
 ) -> None:
     inventory_path = _inventory_path(session)
     zone = session.inventory.zone_name(zone)
+    _refuse_generated(session.inventory, zone)
     entry = {"name": name, "type": rdtype.upper(), "value": value, "ttl": ttl}
     wanted = _resolve(session.inventory, zone, entry)
     with _locked(inventory_path) as text:
@@ -80,6 +83,7 @@ def record_del(
         if not indexes:
             what = f"{wanted.owner}. {wanted.type}" + (f" {wanted.value}" if value is not None else "")
             raise UsageError(f"{zone} has no record {what} in the inventory")
+        _refuse_derived(session.inventory, zone, indexes)
         new_text = inventory_edit.remove_records(text, zone, indexes)
         records = session.inventory.records(zone)
         session.inventory = _parse(new_text, inventory_path)
@@ -92,25 +96,64 @@ def record_del(
 
 
 def record_list(session: Session, zone: str) -> None:
-    zone = session.inventory.zone_name(zone)
+    inventory = session.inventory
+    zone = inventory.zone_name(zone)
     listed = []
-    for record in session.inventory.records(zone):
-        session.report.add(zone, _shown(record), "ok")
-        listed.append({"name": record.owner, "type": record.type, "value": record.value, "ttl": record.ttl})
+    for index, record in enumerate(inventory.records(zone)):
+        source = inventory.derived_source(zone, index)
+        derived_from = format_path(source) if source is not None else None
+        shown_source = f"derived from {derived_from}" if derived_from else ""
+        session.report.add(zone, _shown(record), "ok", detail=shown_source)
+        listed.append(
+            {
+                "name": record.owner,
+                "type": record.type,
+                "value": record.value,
+                "ttl": record.ttl,
+                "derived_from": derived_from,
+            }
+        )
     session.report.data["records"] = listed
 
 
 def _apply_zone(session: Session, zone: str, wait: bool) -> None:
-    """Converge the zone on its primary and secondaries. With wait, each secondary's transfer
-    of the new serial is part of the change: one that does not come rolls it back (exit 5),
-    so the servers never disagree with the inventory file, which is then left as it was."""
+    """Converge the zone and the reverse zones derived from it (same servers) in one run. With
+    wait, each secondary's transfer of each new serial is part of the change: one that does
+    not come rolls it back (exit 5), so the servers never disagree with the inventory file,
+    which is then left as it was."""
     spec = session.inventory.zones[zone]
-    wants: Wants = {spec.primary: {zone: "primary"}}
-    wants.update({server: {zone: "secondary"} for server in spec.secondaries})
+    zones = [zone, *session.inventory.reverse_zones(zone)]
+    wants: Wants = {spec.primary: dict.fromkeys(zones, "primary")}
+    wants.update({server: dict.fromkeys(zones, "secondary") for server in spec.secondaries})
     stages = [[spec.primary], list(spec.secondaries)] if spec.secondaries else [[spec.primary]]
     plans = converge(session, wants, stages, follow_secondaries=wait)
-    if not session.options.dry_run:
-        verify_primary(session, zone, plans[spec.primary])
+    if session.options.dry_run:
+        return
+    primary = plans[spec.primary]
+    changed = {change.zone for change in primary.changes}
+    for name in zones:
+        if name == zone or name in changed:
+            verify_primary(session, name, primary)
+
+
+def _refuse_generated(inventory: Inventory, zone: str) -> None:
+    """A zone the file does not list has no records table to edit: its PTRs come from elsewhere."""
+    if inventory.is_generated(zone):
+        raise UsageError(
+            f"{zone} is derived from the A and AAAA records of {', '.join(inventory.derived_from(zone))}: "
+            f"change those, or list {zone} in the inventory to give it records of its own"
+        )
+
+
+def _refuse_derived(inventory: Inventory, zone: str, indexes: set[int]) -> None:
+    for index in sorted(indexes):
+        source = inventory.derived_source(zone, index)
+        if source is not None:
+            record = inventory.records(zone)[index]
+            raise UsageError(
+                f"{_shown(record)} is derived from {format_path(source)}: "
+                "delete or change that record instead"
+            )
 
 
 def _inventory_path(session: Session) -> Path:
