@@ -310,7 +310,9 @@ def _confirm_transfers(session: Session, plans: dict[str, HostPlan], wants: Want
     for zone, role in wants[server].items():
         if role == "secondary":
             primary = plans.get(session.inventory.zones[zone].primary)
-            since = plans[server].activated_at or (primary.activated_at if primary else None)
+            zone_changed = primary is not None and any(c.zone == zone for c in primary.changes)
+            # The time since the change that moves this zone, if this run made one; else "already in sync".
+            since = primary.activated_at if zone_changed and primary else plans[server].activated_at
             _wait_for_transfer(session, plans[server], zone, _primary_serial(session, plans, zone), since)
 
 
@@ -333,8 +335,8 @@ def _wait_for_transfer(
 ) -> None:
     """The secondary answers the primary's serial, and named has written the zone to disk.
 
-    since: when the change this waits for was made (time.monotonic()); default the
-    moment this secondary's own configuration was activated.
+    since: when the change this waits for was made (time.monotonic()), or None when
+    this run changed nothing the zone's transfer depends on.
     """
     report, timeout = session.report, session.options.timeout
     with report.step(plan.server, f"wait for {zone_name} serial {serial} at {plan.address}") as step:
@@ -344,7 +346,6 @@ def _wait_for_transfer(
                 f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
                 f"({verify.describe(answer)})"
             )
-        since = since if since is not None else plan.activated_at
         if since is None:
             step.detail = "already in sync"
         else:
