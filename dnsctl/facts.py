@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 
 from dnsctl import secrets
@@ -324,3 +325,534 @@ def parse_dig_server(text: str) -> str | None:
         if line.startswith(";; SERVER:"):
             return line.split()[2].split("#")[0]
     return None
+
+
+# --- named's effective configuration, as `named-checkconf -px` prints it ----------------
+
+# -x prints every key's secret as question marks: no secret leaves the host.
+CONFIG_SCRIPT = r"""
+conf=$1 zone=$2
+echo "@@config"; named-checkconf -px "$conf" 2>&1; echo "status=$?"
+echo "@@zonestatus"; rndc zonestatus "$zone" 2>&1; echo "status=$?"
+"""
+
+_CONF_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};"]+)')
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One named.conf statement: its words (quotes removed) and its { block }, if any."""
+
+    words: tuple[str, ...]
+    block: tuple[Statement, ...] | None = None
+
+    def find(self, keyword: str) -> Statement | None:
+        return next((s for s in self.block or () if s.words[:1] == (keyword,)), None)
+
+    def entries(self, *keywords: str) -> tuple[str, ...] | None:
+        """The entries of the first `keyword [...] { a; b c; }` among keywords, each as one string."""
+        for keyword in keywords:
+            found = self.find(keyword)
+            if found is not None and found.block is not None:
+                return tuple(" ".join(entry.words) for entry in found.block)
+        return None
+
+    def value(self, keyword: str) -> str | None:
+        found = self.find(keyword)
+        return found.words[1] if found is not None and len(found.words) > 1 else None
+
+
+def parse_statements(text: str) -> tuple[Statement, ...]:
+    """named.conf text without comments (named-checkconf -p prints none) as statements."""
+    tokens = []
+    for match in _CONF_TOKEN.finditer(text):
+        quoted, punct, word = match.groups()
+        # A quoted "{" is a word, not a brace.
+        tokens.append(("punct", punct) if punct else ("word", quoted if quoted is not None else word))
+    statements, _ = _statements(tokens, 0)
+    return tuple(statements)
+
+
+def _statements(tokens: list[tuple[str, str]], index: int) -> tuple[list[Statement], int]:
+    statements: list[Statement] = []
+    words: list[str] = []
+    while index < len(tokens):
+        kind, value = tokens[index]
+        index += 1
+        if (kind, value) == ("punct", "}"):
+            break
+        if (kind, value) == ("punct", "{"):
+            block, index = _statements(tokens, index)
+            if index < len(tokens) and tokens[index] == ("punct", ";"):
+                index += 1
+            statements.append(Statement(tuple(words), tuple(block)))
+            words = []
+        elif (kind, value) == ("punct", ";"):
+            if words:
+                statements.append(Statement(tuple(words)))
+            words = []
+        else:
+            words.append(value)
+    return statements, index
+
+
+@dataclass(frozen=True)
+class ZoneConfig:
+    name: str
+    type: str  # master | primary | slave | secondary | ...
+    file: str | None
+    primaries: tuple[str, ...]  # "198.51.100.10" or "198.51.100.10 key xfer"
+    allow_transfer: tuple[str, ...] | None  # None: not set in the zone
+    allow_query: tuple[str, ...] | None
+    also_notify: tuple[str, ...]
+    notify: str | None  # yes | no | explicit | primary-only | None (not set: yes)
+
+    @property
+    def is_primary(self) -> bool:
+        return self.type in ("master", "primary")
+
+    @property
+    def is_secondary(self) -> bool:
+        return self.type in ("slave", "secondary")
+
+    def primary_key(self, address: str) -> str | None:
+        """The TSIG key named uses towards the primary at address, if any."""
+        for entry in self.primaries:
+            words = entry.split()
+            if words and words[0] == address and "key" in words[:-1]:
+                return words[words.index("key") + 1]
+        return None
+
+
+@dataclass(frozen=True)
+class NamedConfig:
+    error: str | None  # why named-checkconf rejects the configuration
+    directory: str | None
+    listen_on: tuple[str, ...] | None  # None: no listen-on, named listens on every IPv4 address
+    allow_transfer: tuple[str, ...] | None  # the options' default for every zone
+    zones: dict[str, ZoneConfig]
+
+    def path(self, file: str) -> str:
+        """A zone file's path as named opens it: relative paths start at the options directory."""
+        return file if file.startswith("/") else f"{(self.directory or '.').rstrip('/')}/{file}"
+
+
+@dataclass(frozen=True)
+class ZoneStatus:
+    """`rndc zonestatus ZONE`: what the running named has loaded."""
+
+    error: str | None  # rndc's reason when named cannot tell (not running, no such zone)
+    type: str | None = None
+    serial: int | None = None
+    files: str | None = None
+
+
+def _section_status(lines: list[str]) -> tuple[list[str], int | None]:
+    """A section's output lines and the exit status the script appended as `status=N`."""
+    if lines and lines[-1].startswith("status="):
+        return lines[:-1], int(lines[-1].removeprefix("status=") or 1)
+    return lines, None
+
+
+def parse_config(text: str) -> tuple[NamedConfig, ZoneStatus]:
+    """CONFIG_SCRIPT's output."""
+    parts = sections(text)
+    config_lines, status = _section_status(parts.get("config", []))
+    config = parse_named_config("\n".join(config_lines), None if status == 0 else _last_line(config_lines))
+    zone_lines, status = _section_status(parts.get("zonestatus", []))
+    if status != 0:
+        return config, ZoneStatus(_last_line(zone_lines) or "rndc zonestatus failed")
+    fields = dict(line.split(": ", 1) for line in zone_lines if ": " in line)
+    serial = fields.get("serial", "")
+    return config, ZoneStatus(
+        None, fields.get("type"), int(serial) if serial.isdigit() else None, fields.get("files")
+    )
+
+
+def _last_line(lines: list[str]) -> str | None:
+    """The most telling line of a failed command: rndc puts the reason last, after its own."""
+    meaningful = [line.strip() for line in lines if line.strip()]
+    return meaningful[-1] if meaningful else None
+
+
+def parse_named_config(text: str, error: str | None = None) -> NamedConfig:
+    statements = parse_statements(text)
+    options = next((s for s in statements if s.words == ("options",)), Statement(("options",), ()))
+    listen_on: list[str] | None = None
+    for statement in options.block or ():
+        # listen-on [port N] { ... }: only the DNS port matters here.
+        if statement.words[:1] == ("listen-on",) and statement.words[1:] in ((), ("port", "53")):
+            listen_on = [*(listen_on or []), *(" ".join(entry.words) for entry in statement.block or ())]
+    zones: dict[str, ZoneConfig] = {}
+    views = [s for s in statements if s.words[:1] == ("view",)]
+    for statement in [*statements, *(inner for view in views for inner in view.block or ())]:
+        if statement.words[:1] != ("zone",) or len(statement.words) < 2 or statement.block is None:
+            continue
+        name = statement.words[1].rstrip(".").lower()
+        zones.setdefault(
+            name,
+            ZoneConfig(
+                name=name,
+                type=statement.value("type") or "",
+                file=statement.value("file"),
+                primaries=statement.entries("primaries", "masters") or (),
+                allow_transfer=statement.entries("allow-transfer"),
+                allow_query=statement.entries("allow-query"),
+                also_notify=statement.entries("also-notify") or (),
+                notify=statement.value("notify"),
+            ),
+        )
+    return NamedConfig(
+        error=error,
+        directory=options.value("directory"),
+        listen_on=tuple(listen_on) if listen_on is not None else None,
+        allow_transfer=options.entries("allow-transfer"),
+        zones=zones,
+    )
+
+
+# --- dig, run on a server to test the path to another -------------------------------------
+
+_DIG_ERROR = re.compile(
+    r"^;; (?:communications error to \S+: |Connection to \S+ for \S+ failed: |)"
+    r"(connection refused|host unreachable|network unreachable|connection timed out|timed out|"
+    r"connection reset|end of file)",
+    re.IGNORECASE,
+)
+_TSIG_ERROR = re.compile(r"\b(BADSIG|BADKEY|BADTIME|BADTRUNC|BADMODE|BADNAME|BADALG)\b")
+
+
+def _dig_error(text: str) -> str | None:
+    for line in text.splitlines():
+        match = _DIG_ERROR.match(line)
+        if match:
+            reason = match.group(1).lower()
+            return "timed out" if "timed out" in reason else reason
+    return None
+
+
+@dataclass(frozen=True)
+class DigAnswer:
+    """A query by dig, as its default output shows it."""
+
+    status: str | None  # the rcode; None when no answer came
+    authoritative: bool
+    records: tuple[tuple[str, str, str, str], ...]  # (section, owner, type, data)
+    error: str | None  # "connection refused", "host unreachable", "timed out"...
+
+    @property
+    def serial(self) -> int | None:
+        soa = [data for section, _, rdtype, data in self.records if section == "ANSWER" and rdtype == "SOA"]
+        return int(soa[0].split()[2]) if soa else None
+
+    def addresses(self, owner: str) -> set[str]:
+        """The A and AAAA data for owner (absolute, with its final dot) in any section."""
+        return {data for _, name, rdtype, data in self.records if name == owner and rdtype in ("A", "AAAA")}
+
+
+def parse_dig(text: str) -> DigAnswer:
+    status = None
+    authoritative = False
+    section = ""
+    records = []
+    for line in text.splitlines():
+        if line.startswith(";; ->>HEADER<<-"):
+            status = line.split("status:", 1)[1].split(",", 1)[0].strip()
+        elif line.startswith(";; flags:"):
+            authoritative = "aa" in line.split(";", 3)[2].split(":", 1)[1].split()
+        elif line.startswith(";; ") and line.endswith(" SECTION:"):
+            section = line[3:].split()[0]
+        elif line.strip() and not line.startswith(";"):
+            fields = line.split(None, 4)
+            if len(fields) == 5:
+                owner, _ttl, _class, rdtype, data = fields
+                records.append((section, owner, rdtype, data.strip()))
+    return DigAnswer(status, authoritative, tuple(records), None if status else _dig_error(text))
+
+
+# --- zone transfers, asked with dig from one host of another ---------------------------------
+
+# $1 zone, $2 source address ("" for any), $3 the TSIG key named uses ("" for none),
+# $4 named.conf, $5 "count" (keep dig's comments, count the records) or "dump" (everything),
+# then the addresses to ask, each answer under @@ADDRESS.
+TRANSFER_SCRIPT = r"""
+zone=$1 source=$2 key=$3 conf=$4 mode=$5; shift 5
+if ! command -v dig >/dev/null 2>&1; then echo "@@no-dig"; exit 0; fi
+keyfile=""
+if [ -n "$key" ]; then
+  umask 077
+  dir=$(mktemp -d) || exit 1
+  trap 'rm -rf "$dir"' EXIT
+  keyfile=$dir/key
+  # The key's secret goes from named's configuration into a file only root reads: never an argument.
+  named-checkconf -p "$conf" |
+    awk -v want="key \"$key\" {" '$0 == want {p = 1} p {print} p && /^};/ {exit}' > "$keyfile"
+fi
+for addr in "$@"; do
+  echo "@@$addr"
+  if [ "$mode" = dump ]; then
+    dig +time=2 +tries=1 ${source:+-b "$source"} ${keyfile:+-k "$keyfile"} axfr "$zone" "@$addr" 2>&1
+  else
+    dig +time=2 +tries=1 ${source:+-b "$source"} ${keyfile:+-k "$keyfile"} axfr "$zone" "@$addr" 2>&1 |
+      awk '/^;/ || $4 == "TSIG" {print; next} NF {n++} END {print ";; dnsctl records: " n + 0}'
+  fi
+done
+"""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """One AXFR attempt as dig reports it."""
+
+    records: int  # records received (the SOA counted twice, as dig shows it)
+    failed: bool  # the server answered with an error: dig says "Transfer failed."
+    tsig_error: str | None  # BADSIG, BADKEY, BADTIME...: the server did not accept our signature
+    error: str | None  # no answer at all: "connection refused", "timed out"...
+
+    @property
+    def ok(self) -> bool:
+        return self.records > 0 and not (self.failed or self.tsig_error or self.error)
+
+    def describe(self) -> str:
+        if self.error:
+            return self.error
+        if self.tsig_error:
+            return f"TSIG error {self.tsig_error}"
+        if self.failed or not self.records:
+            return "refused (Transfer failed)"
+        return f"transferred {self.records} records"
+
+
+def parse_transfers(text: str) -> dict[str, Transfer]:
+    """TRANSFER_SCRIPT's output, by address asked."""
+    if text.startswith("@@no-dig"):
+        return {}
+    return {address: parse_transfer("\n".join(lines)) for address, lines in sections(text).items()}
+
+
+def parse_transfer(text: str) -> Transfer:
+    counted = re.search(r"^;; dnsctl records: (\d+)$", text, re.MULTILINE)
+    records = (
+        int(counted.group(1))
+        if counted
+        else sum(1 for line in text.splitlines() if line.strip() and not line.startswith(";"))
+    )
+    tsig = _TSIG_ERROR.search(text)
+    failed = "; Transfer failed." in text
+    error = _dig_error(text)
+    if not (records or failed or tsig or error):
+        # dig itself failed (a source address the host does not have, no such option...)
+        said = [line.strip() for line in text.splitlines() if line.strip() and "dnsctl records" not in line]
+        error = f"dig failed: {said[-1].lstrip(';').strip()}" if said else "dig printed nothing"
+    return Transfer(records, failed, tsig.group(1) if tsig else None, error)
+
+
+def dig_missing(text: str) -> bool:
+    return text.startswith("@@no-dig")
+
+
+# --- doctor: each side of a zone's transfer path ------------------------------------------
+
+# Run on the primary. $1 zone, $2 its file as named opens it, $3 the firewalld zone ("" when
+# firewalld does not run).
+PRIMARY_PATH_SCRIPT = r"""
+zone=$1 file=$2 fwzone=$3
+echo "@@listen"
+ss -H -lnu 'sport = :53' | awk '{print "udp " $4}'
+ss -H -lnt 'sport = :53' | awk '{print "tcp " $4}'
+echo "@@firewall"
+[ -n "$fwzone" ] && firewall-cmd --zone="$fwzone" --list-all 2>&1
+echo "@@journal"
+[ -n "$file" ] && [ -e "$file.jnl" ] && printf '%s\n' "$file.jnl"
+echo "@@log"
+journalctl -u named --no-pager -o short-iso -n 20000 2>/dev/null |
+  grep -F -e "zone $zone/" -e "'$zone/" -e "($zone)" -e "zone '$zone'" -e "TSIG" | tail -n 40
+echo "@@clock"; date +%s.%N
+"""
+
+# Run on the secondary. $1 zone, $2 the primary's address, $3 the zone's file as named opens
+# it, $4 the user named runs as when it does not run now.
+SECONDARY_PATH_SCRIPT = r"""
+zone=$1 primary=$2 file=$3 user=$4
+if ! command -v dig >/dev/null 2>&1; then echo "@@no-dig"; exit 0; fi
+echo "@@udp"
+dig +norecurse +time=2 +tries=1 +nocmd +nostats +noquestion +notcp SOA "$zone" "@$primary" 2>&1
+echo "@@tcp"
+dig +norecurse +time=2 +tries=1 +nocmd +nostats +noquestion +tcp SOA "$zone" "@$primary" 2>&1
+echo "@@directory"
+dir=$(dirname "$file")
+running=$(ps -o user= -C named 2>/dev/null | head -n 1)
+[ -n "$running" ] && user=$running
+echo "path=$dir"
+echo "user=$user"
+stat -c 'owner=%U
+group=%G
+mode=%a' "$dir" 2>&1
+if ! command -v runuser >/dev/null 2>&1; then echo "writable=unknown"
+elif runuser -u "$user" -- test -w "$dir" 2>/dev/null; then echo "writable=yes"
+else echo "writable=no"; fi
+if command -v selinuxenabled >/dev/null 2>&1 && selinuxenabled; then echo "selinux=$(stat -c %C "$dir")"; fi
+echo "@@journal"
+[ -e "$file.jnl" ] && printf '%s\n' "$file.jnl"
+echo "@@log"
+# Writing the zone's file is logged by path ("dumping master file: DIR/tmp-...: permission denied").
+journalctl -u named --no-pager -o short-iso -n 20000 2>/dev/null |
+  grep -F -e "zone $zone/" -e "'$zone/" -e "($zone)" -e "zone '$zone'" -e "$dir/" | tail -n 40
+echo "@@clock"; date +%s.%N
+"""
+
+
+@dataclass(frozen=True)
+class FirewallZone:
+    """`firewall-cmd --zone=Z --list-all`: what the runtime configuration lets in."""
+
+    name: str
+    services: tuple[str, ...]
+    ports: tuple[str, ...]
+    rich_rules: tuple[str, ...]
+
+    def dns_rules(self) -> tuple[str, ...]:
+        """Rich rules that can stop DNS: about port 53 or the dns service, and not accepting it."""
+        return tuple(
+            rule
+            for rule in self.rich_rules
+            if ('port="53"' in rule or 'service name="dns"' in rule) and " accept" not in rule
+        )
+
+
+def parse_firewall_zone(name: str, lines: list[str]) -> FirewallZone | None:
+    if not lines:
+        return None
+    values: dict[str, list[str]] = {}
+    current = None
+    for line in lines:
+        key, sep, value = line.strip().partition(":")
+        if sep and line.startswith("  ") and not line.startswith("\t"):
+            current = key.strip()
+            values[current] = value.split() if current != "rich rules" else []
+        elif current == "rich rules" and line.strip():
+            values[current].append(line.strip())
+    return FirewallZone(
+        name,
+        tuple(values.get("services", [])),
+        tuple(values.get("ports", [])),
+        tuple(values.get("rich rules", [])),
+    )
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Where named accepts DNS, from `ss`: local addresses per protocol."""
+
+    udp: frozenset[str]
+    tcp: frozenset[str]
+
+    def covers(self, address: str, protocol: str) -> bool:
+        sockets = self.udp if protocol == "udp" else self.tcp
+        wildcard = "[::]" if ":" in address else "0.0.0.0"
+        shown = f"[{address}]" if ":" in address else address
+        return bool({shown, wildcard, "*"} & sockets)
+
+
+def parse_listening(lines: list[str]) -> Listening:
+    found: dict[str, set[str]] = {"udp": set(), "tcp": set()}
+    for line in lines:
+        protocol, _, local = line.strip().partition(" ")
+        if protocol in found and ":" in local:
+            # 127.0.0.1:53, [::1]:53, 127.0.0.53%lo:53, *:53
+            found[protocol].add(local.rsplit(":", 1)[0].split("%", 1)[0])
+    return Listening(frozenset(found["udp"]), frozenset(found["tcp"]))
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The directory named writes a secondary zone's file to."""
+
+    path: str
+    user: str  # named's user
+    owner: str | None
+    group: str | None
+    mode: str | None
+    writable: bool | None  # None: could not test
+    selinux: str | None  # the SELinux context where SELinux is enabled
+
+    @property
+    def selinux_type(self) -> str | None:
+        parts = (self.selinux or "").split(":")
+        return parts[2] if len(parts) > 2 else None
+
+
+def parse_directory(lines: list[str]) -> Directory:
+    values = dict(line.split("=", 1) for line in lines if "=" in line)
+    writable = values.get("writable")
+    return Directory(
+        path=values.get("path", ""),
+        user=values.get("user", ""),
+        owner=values.get("owner"),
+        group=values.get("group"),
+        mode=values.get("mode"),
+        writable={"yes": True, "no": False}.get(writable or ""),
+        selinux=values.get("selinux"),
+    )
+
+
+@dataclass(frozen=True)
+class PrimaryPath:
+    """What the primary shows about a zone's transfer path (PRIMARY_PATH_SCRIPT)."""
+
+    listening: Listening
+    firewall: FirewallZone | None
+    journal: str | None
+    log: tuple[str, ...]
+    clock: float | None
+
+
+@dataclass(frozen=True)
+class SecondaryPath:
+    """What the secondary sees of the path to its primary (SECONDARY_PATH_SCRIPT)."""
+
+    udp: DigAnswer
+    tcp: DigAnswer
+    directory: Directory
+    journal: str | None
+    log: tuple[str, ...]
+    clock: float | None
+
+
+def _clock(lines: list[str]) -> float | None:
+    try:
+        return float(lines[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _log(lines: list[str]) -> tuple[str, ...]:
+    return tuple(line for line in lines if line.strip())
+
+
+def parse_primary_path(text: str, firewall_zone: str | None) -> PrimaryPath:
+    parts = sections(text)
+    journal = [line.strip() for line in parts.get("journal", []) if line.strip()]
+    return PrimaryPath(
+        listening=parse_listening(parts.get("listen", [])),
+        firewall=parse_firewall_zone(firewall_zone, parts.get("firewall", [])) if firewall_zone else None,
+        journal=journal[0] if journal else None,
+        log=_log(parts.get("log", [])),
+        clock=_clock(parts.get("clock", [])),
+    )
+
+
+def parse_secondary_path(text: str) -> SecondaryPath | None:
+    """None when dig is not installed on the secondary."""
+    if dig_missing(text):
+        return None
+    parts = sections(text)
+    journal = [line.strip() for line in parts.get("journal", []) if line.strip()]
+    return SecondaryPath(
+        udp=parse_dig("\n".join(parts.get("udp", []))),
+        tcp=parse_dig("\n".join(parts.get("tcp", []))),
+        directory=parse_directory(parts.get("directory", [])),
+        journal=journal[0] if journal else None,
+        log=_log(parts.get("log", [])),
+        clock=_clock(parts.get("clock", [])),
+    )

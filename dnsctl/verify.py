@@ -14,9 +14,11 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.xfr
+import dns.zone
 from dns.rdata import Rdata
 
-from dnsctl import interrupt
+from dnsctl import interrupt, render
 from dnsctl.models import Inventory
 
 
@@ -32,10 +34,14 @@ class SoaAnswer:
         return self.serial is not None and self.authoritative
 
 
-def ask(server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.0) -> dns.message.Message:
-    """One query to one server, UDP first, TCP when truncated."""
+def ask(
+    server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.0, *, tcp: bool = False
+) -> dns.message.Message:
+    """One query to one server, UDP first, TCP when truncated (or only TCP with tcp=True)."""
     query = dns.message.make_query(name, rdtype)
     query.flags &= ~dns.flags.RD
+    if tcp:
+        return dns.query.tcp(query, server, timeout=timeout)
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
     # A connected socket hears ICMP errors: a closed port or a rejecting firewall
     # answers at once ("refused") instead of looking like a silent timeout.
@@ -48,9 +54,9 @@ def ask(server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.
     return response
 
 
-def soa(server: str, zone: str, timeout: float = 2.0) -> SoaAnswer:
+def soa(server: str, zone: str, timeout: float = 2.0, *, tcp: bool = False) -> SoaAnswer:
     try:
-        response = ask(server, zone, "SOA", timeout)
+        response = ask(server, zone, "SOA", timeout, tcp=tcp)
     except (dns.exception.DNSException, OSError) as exc:
         return SoaAnswer(None, False, "-", _why(exc))
     authoritative = bool(response.flags & dns.flags.AA)
@@ -127,6 +133,56 @@ def _found(response: dns.message.Message, name: dns.name.Name, rdtype: str | int
     wanted = dns.rdatatype.RdataType.make(rdtype)
     sections = response.answer + response.authority + response.additional
     return {rdata for rrset in sections if rrset.rdtype == wanted and rrset.name == name for rdata in rrset}
+@dataclass(frozen=True)
+class TransferAnswer:
+    """What a server did when asked for a zone transfer (AXFR) by address."""
+
+    refused: bool | None  # None: could not ask (no connection)
+    detail: str
+
+
+def transfer(server: str, zone: str, timeout: float = 2.0) -> TransferAnswer:
+    """Ask server for an AXFR of zone from this machine, which is no secondary: it must refuse."""
+    received = dns.zone.Zone(zone)
+    try:
+        dns.query.inbound_xfr(server, received, timeout=timeout, lifetime=2 * timeout)
+    except dns.xfr.TransferError as exc:
+        return TransferAnswer(True, f"refused ({dns.rcode.to_text(exc.rcode)})")
+    except (dns.exception.DNSException, OSError, EOFError) as exc:
+        return TransferAnswer(None, _why(exc))
+    count = sum(len(rdataset) for _, rdataset in received.iterate_rdatasets())
+    return TransferAnswer(False, f"transferred {count} records")
+
+
+# Records a signing named adds by itself, which no inventory lists.
+SIGNING_TYPES = frozenset({"RRSIG", "NSEC", "NSEC3", "NSEC3PARAM", "DNSKEY", "CDS", "CDNSKEY", "TYPE65534"})
+
+
+def zone_records(text: str, zone: str) -> set[str]:
+    """The records of zone text (a zone file, or dig's AXFR output) as `owner. TYPE data`,
+    the SOA and signing records left out. Raises dns.exception.DNSException on bad text."""
+    parsed = dns.zone.from_text(text, origin=zone, relativize=False, check_origin=False)
+    found = set()
+    for name, rdataset in parsed.iterate_rdatasets():
+        rdtype = dns.rdatatype.to_text(rdataset.rdtype)
+        if rdtype == "SOA" or rdtype in SIGNING_TYPES:
+            continue
+        found.update(f"{name.to_text()} {rdtype} {rdata.to_text()}" for rdata in rdataset)
+    return found
+
+
+@dataclass(frozen=True)
+class Drift:
+    extra: list[str]  # served, not in the inventory
+    missing: list[str]  # in the inventory, not served
+
+
+def drift(inventory: Inventory, zone_name: str, served_text: str) -> Drift:
+    """What a served copy of the zone (dig's AXFR output) has that dnsctl would not write, and
+    the other way round; what dnsctl would write is render_zone's text, NS set and glue included."""
+    served = zone_records(served_text, zone_name)
+    expected = zone_records(render.render_zone(inventory, zone_name, serial=1), zone_name)
+    return Drift(sorted(served - expected), sorted(expected - served))
 
 
 def _why(exc: BaseException) -> str:

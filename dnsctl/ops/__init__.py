@@ -3,7 +3,8 @@
 session   the inventory, one connection per host, the report and the options
 converge  the engine behind every server change (plan, show, stage, activate, verify, roll back)
 rollback  undo a failed activation and prove by DNS that every server serves the old data
-servers   init-primary, add-slave, status, check
+servers   init-primary, add-slave, check
+status    status: every server of each zone as the inventory says, and drift
 clients   configure-client
 failover  failover-test
 records   record add | del | list
@@ -12,8 +13,9 @@ records   record add | del | list
 from dnsctl.ops.clients import configure_client
 from dnsctl.ops.failover import failover_test
 from dnsctl.ops.records import record_add, record_del, record_list
-from dnsctl.ops.servers import add_slave, check, init_primary, status
+from dnsctl.ops.servers import add_slave, check, init_primary
 from dnsctl.ops.session import Options, Session, open_session
+from dnsctl.ops.status import status
 
 __all__ = [
     "Options",

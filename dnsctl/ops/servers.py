@@ -1,4 +1,4 @@
-"""Server commands: init-primary, add-slave, status, check."""
+"""Server commands: init-primary, add-slave, check."""
 
 from __future__ import annotations
 
@@ -62,37 +62,6 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
     # Each secondary's transfer is part of the activation: one that does not come rolls
     # back that secondary and the primary's change, and nothing is left half-made.
     converge(session, wants, [[zone.primary], targets], follow_secondaries=True)
-
-
-def status(session: Session, zones: Sequence[str] = ()) -> None:
-    """Ask every server of each zone for its SOA; fail unless all serve it, in sync."""
-    inventory = session.inventory
-    names = [inventory.zone_name(zone) for zone in zones] or list(inventory.zones)
-    problems = []
-    for zone_name in names:
-        zone = inventory.zones[zone_name]
-        servers = [zone.primary, *zone.secondaries]
-        answers = session.fleet.each(
-            servers, lambda server, z=zone_name: verify.soa(inventory.servers[server].address, z, 1.0)
-        )
-        primary_serial = answers[0].serial if answers[0].ok else None
-        for server, answer in zip(servers, answers, strict=True):
-            role = "primary" if server == zone.primary else "secondary"
-            good = answer.ok and answer.serial == primary_serial
-            detail = verify.describe(answer)
-            if not good and answer.ok:
-                detail += f", primary has {primary_serial}"
-            session.report.add(server, f"{zone_name} ({role})", "ok" if good else "fail", detail=detail)
-            session.report.data.setdefault("zones", {}).setdefault(zone_name, {})[server] = {
-                "role": role,
-                "serial": answer.serial,
-                "authoritative": answer.authoritative,
-                "error": answer.error,
-            }
-            if not good:
-                problems.append(f"{server} {zone_name}: {detail}")
-    if problems:
-        raise VerifyError(f"{len(problems)} zone copies not served or out of sync: {problems[0]}")
 
 
 def check(session: Session) -> None:
