@@ -596,6 +596,15 @@ def status(session: ops.Session, zones: tuple[str, ...]) -> None:
     ops.status(session, zones)
 
 
+@main.command("doctor")
+@click.argument("zone")
+@click.argument("secondary", required=False)
+@run_op("doctor")
+def doctor(session: ops.Session, zone: str, secondary: str | None) -> None:
+    """Walk ZONE's transfer path to SECONDARY (default: each); name the first broken link and its fix."""
+    ops.doctor(session, zone, secondary)
+
+
 @main.command("check")
 @run_op("check")
 def check(session: ops.Session) -> None:

@@ -5,12 +5,14 @@ converge  the engine behind every server change (plan, show, stage, activate, ve
 rollback  undo a failed activation and prove by DNS that every server serves the old data
 servers   init-primary, add-slave, check
 status    status: every server of each zone as the inventory says, and drift
+doctor    doctor: the first broken link of a zone's transfer path, and its fix
 clients   configure-client
 failover  failover-test
 records   record add | del | list
 """
 
 from dnsctl.ops.clients import configure_client
+from dnsctl.ops.doctor import doctor
 from dnsctl.ops.failover import failover_test
 from dnsctl.ops.records import record_add, record_del, record_list
 from dnsctl.ops.servers import add_slave, check, init_primary
@@ -23,6 +25,7 @@ __all__ = [
     "add_slave",
     "check",
     "configure_client",
+    "doctor",
     "failover_test",
     "init_primary",
     "open_session",
