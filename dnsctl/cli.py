@@ -592,13 +592,13 @@ def record_list(session: ops.Session, zone: str) -> None:
 @click.argument("zones", nargs=-1, shell_complete=complete_zones)
 @run_op("status")
 def status(session: ops.Session, zones: tuple[str, ...]) -> None:
-    """Ask each server of ZONES (default: all) for the SOA by DNS: served, authoritative, in sync?"""
+    """Is every server of ZONES (default: all) serving them as the inventory says? Drift, firewall, AXFR."""
     ops.status(session, zones)
 
 
 @main.command("doctor")
-@click.argument("zone")
-@click.argument("secondary", required=False)
+@click.argument("zone", shell_complete=complete_zones)
+@click.argument("secondary", required=False, shell_complete=complete_servers)
 @run_op("doctor")
 def doctor(session: ops.Session, zone: str, secondary: str | None) -> None:
     """Walk ZONE's transfer path to SECONDARY (default: each); name the first broken link and its fix."""

@@ -11,8 +11,9 @@ import binascii
 import re
 from dataclasses import dataclass
 
-from dnsctl import secrets
+from dnsctl import namedconf, secrets
 from dnsctl.errors import PreconditionError
+from dnsctl.namedconf import Statement
 from dnsctl.platform import LAYOUTS, Layout, detect_layout
 
 HOST_SCRIPT = r"""
@@ -336,64 +337,23 @@ echo "@@config"; named-checkconf -px "$conf" 2>&1; echo "status=$?"
 echo "@@zonestatus"; rndc zonestatus "$zone" 2>&1; echo "status=$?"
 """
 
-_CONF_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|([{};])|([^\s{};"]+)')
+
+def _find(statement: Statement, keyword: str) -> Statement | None:
+    return next((s for s in statement.block or () if s.words[:1] == (keyword,)), None)
 
 
-@dataclass(frozen=True)
-class Statement:
-    """One named.conf statement: its words (quotes removed) and its { block }, if any."""
-
-    words: tuple[str, ...]
-    block: tuple[Statement, ...] | None = None
-
-    def find(self, keyword: str) -> Statement | None:
-        return next((s for s in self.block or () if s.words[:1] == (keyword,)), None)
-
-    def entries(self, *keywords: str) -> tuple[str, ...] | None:
-        """The entries of the first `keyword [...] { a; b c; }` among keywords, each as one string."""
-        for keyword in keywords:
-            found = self.find(keyword)
-            if found is not None and found.block is not None:
-                return tuple(" ".join(entry.words) for entry in found.block)
-        return None
-
-    def value(self, keyword: str) -> str | None:
-        found = self.find(keyword)
-        return found.words[1] if found is not None and len(found.words) > 1 else None
+def _entries(statement: Statement, *keywords: str) -> tuple[str, ...] | None:
+    """The entries of the first `keyword [...] { a; b c; }` among keywords, each as one string."""
+    for keyword in keywords:
+        found = _find(statement, keyword)
+        if found is not None and found.block is not None:
+            return tuple(entry.text() for entry in found.block)
+    return None
 
 
-def parse_statements(text: str) -> tuple[Statement, ...]:
-    """named.conf text without comments (named-checkconf -p prints none) as statements."""
-    tokens = []
-    for match in _CONF_TOKEN.finditer(text):
-        quoted, punct, word = match.groups()
-        # A quoted "{" is a word, not a brace.
-        tokens.append(("punct", punct) if punct else ("word", quoted if quoted is not None else word))
-    statements, _ = _statements(tokens, 0)
-    return tuple(statements)
-
-
-def _statements(tokens: list[tuple[str, str]], index: int) -> tuple[list[Statement], int]:
-    statements: list[Statement] = []
-    words: list[str] = []
-    while index < len(tokens):
-        kind, value = tokens[index]
-        index += 1
-        if (kind, value) == ("punct", "}"):
-            break
-        if (kind, value) == ("punct", "{"):
-            block, index = _statements(tokens, index)
-            if index < len(tokens) and tokens[index] == ("punct", ";"):
-                index += 1
-            statements.append(Statement(tuple(words), tuple(block)))
-            words = []
-        elif (kind, value) == ("punct", ";"):
-            if words:
-                statements.append(Statement(tuple(words)))
-            words = []
-        else:
-            words.append(value)
-    return statements, index
+def _value(statement: Statement, keyword: str) -> str | None:
+    found = _find(statement, keyword)
+    return found.words[1] if found is not None and len(found.words) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -476,13 +436,13 @@ def _last_line(lines: list[str]) -> str | None:
 
 
 def parse_named_config(text: str, error: str | None = None) -> NamedConfig:
-    statements = parse_statements(text)
+    statements = namedconf.parse(text)
     options = next((s for s in statements if s.words == ("options",)), Statement(("options",), ()))
     listen_on: list[str] | None = None
     for statement in options.block or ():
         # listen-on [port N] { ... }: only the DNS port matters here.
         if statement.words[:1] == ("listen-on",) and statement.words[1:] in ((), ("port", "53")):
-            listen_on = [*(listen_on or []), *(" ".join(entry.words) for entry in statement.block or ())]
+            listen_on = [*(listen_on or []), *(entry.text() for entry in statement.block or ())]
     zones: dict[str, ZoneConfig] = {}
     views = [s for s in statements if s.words[:1] == ("view",)]
     for statement in [*statements, *(inner for view in views for inner in view.block or ())]:
@@ -493,20 +453,20 @@ def parse_named_config(text: str, error: str | None = None) -> NamedConfig:
             name,
             ZoneConfig(
                 name=name,
-                type=statement.value("type") or "",
-                file=statement.value("file"),
-                primaries=statement.entries("primaries", "masters") or (),
-                allow_transfer=statement.entries("allow-transfer"),
-                allow_query=statement.entries("allow-query"),
-                also_notify=statement.entries("also-notify") or (),
-                notify=statement.value("notify"),
+                type=_value(statement, "type") or "",
+                file=_value(statement, "file"),
+                primaries=_entries(statement, "primaries", "masters") or (),
+                allow_transfer=_entries(statement, "allow-transfer"),
+                allow_query=_entries(statement, "allow-query"),
+                also_notify=_entries(statement, "also-notify") or (),
+                notify=_value(statement, "notify"),
             ),
         )
     return NamedConfig(
         error=error,
-        directory=options.value("directory"),
+        directory=_value(options, "directory"),
         listen_on=tuple(listen_on) if listen_on is not None else None,
-        allow_transfer=options.entries("allow-transfer"),
+        allow_transfer=_entries(options, "allow-transfer"),
         zones=zones,
     )
 

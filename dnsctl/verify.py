@@ -133,6 +133,8 @@ def _found(response: dns.message.Message, name: dns.name.Name, rdtype: str | int
     wanted = dns.rdatatype.RdataType.make(rdtype)
     sections = response.answer + response.authority + response.additional
     return {rdata for rrset in sections if rrset.rdtype == wanted and rrset.name == name for rdata in rrset}
+
+
 @dataclass(frozen=True)
 class TransferAnswer:
     """What a server did when asked for a zone transfer (AXFR) by address."""

@@ -1,17 +1,15 @@
-"""Hosts replayed from captured output: each dnsctl script answers with what it printed on the lab.
+"""Lab hosts replayed on the recorded double (tests/fakes.py): each of dnsctl's scripts answers
+with what it printed on the lab.
 
-Fixtures are named HOST-LABEL.txt, LABEL being the script's $0 (argv[3] of `sh -c SCRIPT
-LABEL ...`); tests/data/capture.py writes them.
+A fixture HOST-LABEL.txt is the output of the script run as `sh -c SCRIPT LABEL ...` on HOST;
+tests/data/capture.py writes them.
 """
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
-from dnsctl.remote import Result
+from .fakes import Call, FakeFleet, where
 
 # The lab's inventory when the captures were made (zones as tests/data/capture.py set them up).
 LAB = {
@@ -29,31 +27,15 @@ LAB = {
 }
 
 
-class ReplayedHost:
-    def __init__(self, folder: Path, name: str, ran: list[tuple[str, list[str]]]) -> None:
-        self.folder = folder
-        self.name = name
-        self.ran = ran
+def replayed(folder: Path) -> FakeFleet:
+    """A fleet whose hosts answer each script, as often as it runs, with its capture in folder."""
+    fleet = FakeFleet()
+    for path in sorted(folder.glob("*.txt")):
+        host, label = path.stem.split("-", 1)
+        connection = fleet.hosts[host] if host in fleet.hosts else fleet.host(host)
 
-    def run(self, argv: Sequence[str], check: bool = True, **_: Any) -> Result:
-        self.ran.append((self.name, list(argv)))
-        label = argv[3]
-        text = (self.folder / f"{self.name}-{label}.txt").read_text()
-        return Result(shlex.join(argv), text, "", 0)
+        def labelled(call: Call, label: str = label) -> bool:
+            return call.words[:2] == ("sh", "-c") and call.words[3:4] == (label,)
 
-
-class ReplayedFleet:
-    """Stands in for remote.Fleet: connects to nothing, runs every host in turn."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.ran: list[tuple[str, list[str]]] = []
-
-    def __getitem__(self, name: str) -> ReplayedHost:
-        return ReplayedHost(self.folder, name, self.ran)
-
-    def connect(self, targets: Iterable[Any]) -> dict[str, ReplayedHost]:
-        return {target.name: self[target.name] for target in targets}
-
-    def each(self, items: Sequence[Any], function: Callable[[Any], object]) -> list[object]:
-        return [function(item) for item in items]
+        connection.allow(where(labelled, f"script {label}"), stdout=path.read_text())
+    return fleet

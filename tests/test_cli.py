@@ -126,6 +126,7 @@ def test_help_of_every_command():
 COMMANDS = {
     "check": ["check"],
     "status": ["status"],
+    "doctor": ["doctor", "example.com"],
     "init-primary": ["init-primary", "example.com", "--yes"],
     "add-slave": ["add-slave", "example.com", "--yes"],
     "configure-client": ["configure-client", "--yes"],
@@ -160,6 +161,7 @@ def sessions(monkeypatch):
     for name in (
         "check",
         "status",
+        "doctor",
         "init_primary",
         "add_slave",
         "configure_client",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import pytest
@@ -18,17 +19,20 @@ from dnsctl.ops.session import Session
 from dnsctl.report import Report
 from dnsctl.transfer_path import CHECKS, Pair, walk
 
-from .replay import LAB, ReplayedFleet
+from .replay import LAB, replayed
 
 DATA = Path(__file__).parent / "data" / "doctor"
 
 
-def session_of(case: str, json_mode: bool = True) -> Session:
-    return Session(parse_inventory(LAB), Report("doctor", json_mode=json_mode), ReplayedFleet(DATA / case))  # type: ignore[arg-type]
+def session_of(case: str, json_mode: bool = True, out: io.StringIO | None = None) -> Session:
+    report = Report("doctor", json_mode=json_mode, out=out)
+    return Session(parse_inventory(LAB), report, replayed(DATA / case))  # type: ignore[arg-type]
 
 
 def pair_of(case: str, zone: str = "example.com") -> Pair:
-    return read_pairs(session_of(case), zone, "ns1", ["ns2"])[0]
+    session = session_of(case)
+    session.connect(["ns1", "ns2"])
+    return read_pairs(session, zone, "ns1", ["ns2"])[0]
 
 
 def test_a_healthy_pair_passes_every_link():
@@ -145,17 +149,19 @@ def test_a_zone_the_secondary_does_not_carry():
 
 def test_tsig_key_is_read_from_the_secondary_and_used_for_the_probe():
     session = session_of("tsig-badsig")
+    session.connect(["ns1", "ns2"])
     assert read_pairs(session, "example.com", "ns1", ["ns2"])[0].key == "xfer"
-    probe = next(argv for host, argv in session.fleet.ran if argv[3] == "dnsctl-transfer")  # type: ignore[attr-defined]
-    assert probe[4:] == [
+    secondary = session.fleet["ns2"]
+    probe = next(call.words for call in secondary.calls if call.words[3] == "dnsctl-transfer")
+    assert probe[4:] == (
         "example.com",
         "198.51.100.11",
         "xfer",
         "/etc/bind/named.conf",
         "count",
         "198.51.100.10",
-    ]
-    assert not any("????" in " ".join(argv) for _, argv in session.fleet.ran)  # type: ignore[attr-defined]
+    )
+    session.fleet.verify()  # type: ignore[attr-defined]
 
 
 def test_tsig_error_known_only_from_the_primary_s_log():
@@ -249,13 +255,9 @@ def test_doctor_reports_every_link_and_fails_with_the_broken_one():
 
 
 def test_doctor_on_a_healthy_pair_prints_the_walk():
-    session = session_of("healthy", json_mode=False)
-    lines = []
-    session.report.out = type(
-        "Out", (), {"write": lambda self, text: lines.append(text), "flush": lambda self: None}
-    )()
-    doctor(session, "example.com", "ns2")
-    text = "".join(lines)
+    out = io.StringIO()
+    doctor(session_of("healthy", json_mode=False, out=out), "example.com", "ns2")
+    text = out.getvalue()
     assert "example.com: ns1 -> ns2" in text
     assert text.count("\nOK   ") >= len(CHECKS) and "FAIL" not in text
 

@@ -17,7 +17,7 @@ from dnsctl.ops.session import Session
 from dnsctl.ops.status import CHECKS, Findings, Row, _check_firewall, status, table
 from dnsctl.report import Report
 
-from .replay import LAB, ReplayedFleet
+from .replay import LAB, replayed
 
 DATA = Path(__file__).parent / "data" / "status"
 NS1, NS2 = "198.51.100.10", "198.51.100.11"
@@ -112,7 +112,7 @@ def run_status(monkeypatch):
             verify, "transfer", lambda server, zone: verify.TransferAnswer(True, "refused (REFUSED)")
         )
         out = io.StringIO()
-        session = Session(parse_inventory(LAB), Report("status", out=out), ReplayedFleet(DATA / case))  # type: ignore[arg-type]
+        session = Session(parse_inventory(LAB), Report("status", out=out), replayed(DATA / case))  # type: ignore[arg-type]
         try:
             status(session, ["example.com"])
         except VerifyError as exc:
