@@ -161,3 +161,19 @@ def test_firewall_open_now_but_not_for_good():
     _check_firewall("ns1", host, found)
     assert "not in its permanent configuration" in found.problems[0].detail
     assert found.firewalls["ns1"]["ok"] is False
+
+
+def test_drift_of_a_derived_reverse_zone():
+    raw = json.loads(json.dumps(LAB))
+    raw["zones"]["example.com"]["reverse"] = ["198.51.100.0/24"]
+    inventory = parse_inventory(raw)
+    zone = "100.51.198.in-addr.arpa"
+    served = (
+        f"{zone}. 3600 IN SOA ns1.example.com. hostmaster.{zone}. 1 3600 600 1209600 300\n"
+        f"{zone}. 3600 IN NS ns1.example.com.\n{zone}. 3600 IN NS ns2.example.com.\n"
+        f"10.{zone}. 3600 IN PTR ns1.example.com.\n11.{zone}. 3600 IN PTR ns2.example.com.\n"
+        f"66.{zone}. 3600 IN PTR extra.example.com.\n"
+    )
+    difference = verify.drift(inventory, zone, served)
+    assert difference.missing == [f"50.{zone}. PTR pc1.example.com."]
+    assert difference.extra == [f"66.{zone}. PTR extra.example.com."]
