@@ -63,7 +63,7 @@ def target(server, client_key, known_hosts):
             "port": server.port,
             "key": str(client_key[0]),
             "known_hosts": str(known_hosts),
-            "connect_timeout": 5.0,
+            "connect_timeout": 20.0,  # generous: a loaded machine must not fail a test
             "command_timeout": 30.0,
         }
         return Target(**(settings | overrides))
