@@ -27,7 +27,7 @@ from secrets import token_hex
 
 import dns.serial
 
-from dnsctl import interrupt, namedconf, render, secrets
+from dnsctl import interrupt, namedconf, render, secrets, tsig
 from dnsctl.errors import CommandFailed, RemoteError, RolledBack, ValidationError
 from dnsctl.plan import FileChange, HostPlan
 from dnsctl.remote import Connection, Result
@@ -86,7 +86,10 @@ def write_new(connection: Connection, path: str, content: str, owner: str, mode:
 
 def ownership(plan: HostPlan, change: FileChange) -> tuple[str, int]:
     """Owner and mode for a file's new version: the old one's (minus any execute or set-id
-    bit), or for a new file root, the plan's group and 0644."""
+    bit), or for a new file root, the plan's group and 0644; a file that must keep a mode
+    (a key file: 0640) gets root, the plan's group and that mode, new or not."""
+    if change.mode is not None:
+        return f"root:{change.group}", change.mode
     state = plan.files.get(change.path)
     if state is not None and state.text is not None:
         return f"{state.uid}:{state.gid}", state.mode & 0o666
@@ -196,7 +199,14 @@ def guard(connection: Connection, plan: HostPlan, main: str, check_dir: str) -> 
         parsed.append(namedconf.parse(result.stdout))
     zone_files = {check_dir + change.path: change.path for change in plan.changes if change.kind == "zone"}
     problems = namedconf.compare(
-        parsed[0], parsed[1], plan.expected_zones, plan.address, zone_files, _carried(plan)
+        parsed[0],
+        parsed[1],
+        plan.expected_zones,
+        plan.address,
+        zone_files,
+        _carried(plan),
+        plan.expected_keys,
+        frozenset(tsig.parse_keys(plan.current.get(tsig.key_file(plan.layout)))),
     )
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

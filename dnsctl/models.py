@@ -151,6 +151,25 @@ def _name_server_name(text: str) -> str:
     return name
 
 
+# A key generation's name is the key's name plus "." and a 14-digit time stamp.
+_GENERATION_SUFFIX = 15
+
+
+def _tsig_key_name(value: Any) -> bool | str:
+    """`tsig`: true (a key named after the zone), false, or the name of a key zones may share."""
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"must be true, false or the name of a key, not {_shown(value)}")
+    name = dns_name_text(value)
+    if len(name) > 253 - _GENERATION_SUFFIX:
+        raise ValueError(
+            f"{value!r} is longer than {253 - _GENERATION_SUFFIX} characters, "
+            "which leaves no room for the generation dnsctl appends"
+        )
+    return name
+
+
 HostAddress = Annotated[str, AfterValidator(_host_address)]
 AclEntry = Annotated[str, AfterValidator(_acl_entry)]
 ReverseNetwork = Annotated[str, AfterValidator(reverse_network)]
@@ -215,6 +234,9 @@ class Zone(_Model):
     # Networks whose in-addr.arpa / ip6.arpa zones get a PTR for each of this zone's addresses.
     reverse: list[ReverseNetwork] = []
     records: list[Record] = []
+    # Zone transfers signed with a TSIG key: true (a key named after the zone) or a key
+    # name that several zones of one primary share.
+    tsig: Annotated[Any, AfterValidator(_tsig_key_name)] = False
 
 
 class Inventory(_Model):
@@ -284,6 +306,13 @@ class Inventory(_Model):
             name for name, zone in self.zones.items() if zone.primary == server or server in zone.secondaries
         ]
 
+    def tsig_key(self, zone: str) -> str | None:
+        """The name of the TSIG key that signs the zone's transfers, or None."""
+        setting = self.zones[zone].tsig
+        if setting is True:
+            return zone
+        return setting or None
+
     def nameserver(self, server: str) -> str:
         """The server's name in NS records, lower case.
 
@@ -349,6 +378,7 @@ def _check_semantics(
 ) -> None:
     _check_hosts(inventory, problems)
     _check_zones(inventory, problems, record_indexes, unchecked)
+    _check_tsig(inventory, problems)
 
 
 @dataclass
@@ -697,6 +727,22 @@ def _addresses(inventory: Inventory, zone_name: str, index: ZoneIndex) -> list[A
         if record.type in ("A", "AAAA")
     ]
     return addresses
+
+
+def _check_tsig(inventory: Inventory, problems: _Problems) -> None:
+    """A key is made on its zones' primary and accepted there: zones sharing one share that primary."""
+    first: dict[str, str] = {}
+    for zone_name, zone in inventory.zones.items():
+        key = inventory.tsig_key(zone_name)
+        if key is None:
+            continue
+        other = first.setdefault(key, zone_name)
+        if inventory.zones[other].primary != zone.primary:
+            problems.add(
+                ("zones", zone_name, "tsig"),
+                f"key {key!r} is also the key of zone {other}, whose primary is "
+                f"{inventory.zones[other].primary}: zones sharing a key must share their primary",
+            )
 
 
 def _server_fields(zone_name: str, zone: Zone) -> list[tuple[str, tuple[Any, ...]]]:

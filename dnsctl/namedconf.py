@@ -19,7 +19,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from dnsctl import render
+from dnsctl import render, tsig
 from dnsctl.errors import PreconditionError
 from dnsctl.models import Inventory
 from dnsctl.platform import Layout
@@ -125,17 +125,27 @@ def _list(words: tuple[str, ...] | list[str], name: str) -> Statement:
     return Statement((name,), tuple(Statement((word,)) for word in (words or ["none"])))
 
 
-def expected_zone(inventory: Inventory, zone_name: str, role: str, layout: Layout) -> Statement:
-    """The zone as named must parse it, from the inventory's typed values alone."""
+def expected_zone(
+    inventory: Inventory, zone_name: str, role: str, layout: Layout, keyring: tsig.Keyring | None = None
+) -> Statement:
+    """The zone as named must parse it, from the inventory's typed values and the run's TSIG keys."""
     zone = inventory.zones[zone_name]
     query = _list(render.query_acl(inventory, zone), "allow-query")
+    keyring = keyring or tsig.Keyring()
+    key = inventory.tsig_key(zone_name)
     if role == "primary":
         secondaries = [inventory.servers[name].address for name in zone.secondaries]
+        keys = keyring.transfer_keys(key)
+        transfer = (
+            Statement(("allow-transfer",), tuple(Statement(("key", name)) for name in keys))
+            if keys
+            else _list(secondaries, "allow-transfer")
+        )
         clauses = [
             Statement(("type", "primary")),
             Statement(("file", layout.primary_file(zone_name))),
             query,
-            _list(secondaries, "allow-transfer"),
+            transfer,
         ]
         if secondaries:
             clauses += [
@@ -146,15 +156,26 @@ def expected_zone(inventory: Inventory, zone_name: str, role: str, layout: Layou
         else:
             clauses.append(Statement(("notify", "no")))
     else:
+        used = keyring.primary_key(key)
+        signed = ("key", used) if used else ()
         clauses = [
             Statement(("type", "secondary")),
             Statement(("file", layout.secondary_file(zone_name))),
-            _list([inventory.servers[zone.primary].address], "primaries"),
+            Statement(("primaries",), (Statement((inventory.servers[zone.primary].address, *signed)),)),
             query,
             _list([], "allow-transfer"),
             Statement(("notify", "no")),
         ]
     return normal(Statement(("zone", zone_name), tuple(clauses)))
+
+
+def expected_keys(key_file: str | None) -> dict[str, Statement]:
+    """The key statements named must load from dnsctl's key file, by name."""
+    statements = {}
+    for name, key in tsig.parse_keys(key_file).items():
+        clauses = (Statement(("algorithm", key.algorithm)), Statement(("secret", key.secret)))
+        statements[name] = normal(Statement(("key", name), clauses))
+    return statements
 
 
 def compare(
@@ -164,6 +185,8 @@ def compare(
     address: str,
     files: dict[str, str],
     carried: frozenset[str] = frozenset(),
+    keys: dict[str, Statement] | None = None,
+    dropped_keys: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Every way the staged configuration (after) differs from what the inventory allows.
 
@@ -171,8 +194,16 @@ def compare(
     writes; address is the server's own, the one listen-on may gain; files maps staged
     zone file names to their targets; carried names the other zones of dnsctl's file,
     kept byte for byte, which named loads again when the include block comes back.
+    keys are the TSIG keys dnsctl's key file defines after the change, each loaded
+    exactly as planned; dropped_keys, the ones it defined before, which may go.
     """
     problems: list[str] = []
+    keys = keys or {}
+    keys_after = [normal(s) for s in after if s.words[:1] == ("key",) and len(s.words) == 2]
+    for name, want in keys.items():
+        found = [key for key in keys_after if key.words[1] == name]
+        if [key.key() for key in found] != [want.key()]:
+            problems.append(f'key "{name}": named would not load it once, as dnsctl planned')
     zones_after = [normal(s, files) for s in after if s.words[:1] == ("zone",) and len(s.words) >= 2]
     for name, want in expected.items():
         found = [zone for zone in zones_after if zone.words[1] == name]
@@ -181,6 +212,7 @@ def compare(
             continue
         problems += _zone_differences(name, want, found[0])
     ours = {("zone", name) for name in (*expected, *carried)}
+    ours |= {("key", name) for name in (*keys, *dropped_keys)}
     problems += _other_differences(before, after, ours, address)
     return problems
 

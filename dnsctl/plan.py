@@ -15,7 +15,7 @@ from typing import Literal
 
 import dns.serial
 
-from dnsctl import render
+from dnsctl import render, tsig
 from dnsctl.facts import FileState, HostFacts
 from dnsctl.models import Inventory
 from dnsctl.namedconf import Chain, Statement
@@ -30,6 +30,7 @@ class FileChange:
     kind: Literal["config", "zone"]
     group: str = "root"
     zone: str | None = None  # for zone files: the zone, for named-checkzone
+    mode: int | None = None  # a mode the file must have, new or not (a key file: 0640)
 
     def diff(self, host: str) -> str:
         return "".join(
@@ -62,7 +63,11 @@ class HostPlan:
     files: dict[str, FileState] = field(default_factory=dict)
     chain: Chain | None = None
     expected_zones: dict[str, Statement] = field(default_factory=dict)
+    expected_keys: dict[str, Statement] = field(default_factory=dict)  # the key statements it loads
     staged: dict[str, str] = field(default_factory=dict)  # target -> its staged file, until moved
+    keyring: tsig.Keyring = field(default_factory=tsig.Keyring)  # the TSIG keys of this run
+    # secondary zones whose primary (or key) changes: a forced transfer must prove the new one
+    retransfer: list[str] = field(default_factory=list)
 
     @property
     def writes(self) -> bool:
@@ -88,12 +93,17 @@ class HostPlan:
             lines.append(f"start {self.layout.service}")
         elif self.changes:
             lines.append(f"reload {self.layout.service}")
+        lines += [f"force a transfer of {zone} to prove it" for zone in self.retransfer]
         if self.open_firewall:
             lines.append(f"allow dns in firewalld zone {self.facts.firewall.zone}")
         return lines
 
     def diff(self) -> str:
         return "".join(change.diff(self.server) for change in self.changes)
+
+    def planned(self, path: str) -> str | None:
+        """A file's text once the plan is carried out."""
+        return next((change.new for change in self.changes if change.path == path), self.current.get(path))
 
 
 # --- what a server should carry, as file contents ------------------------------------
@@ -145,9 +155,19 @@ def plan_config(inventory: Inventory, plan: HostPlan, wants: dict[str, str]) -> 
     new = dict(current)
     stanzas = render.parse_managed(current.get(layout.managed_conf))
     for zone, role in wants.items():
-        render_stanza = render.primary_stanza if role == "primary" else render.secondary_stanza
-        stanzas[zone] = render_stanza(inventory, zone, layout)
-    new[layout.managed_conf] = render.render_managed(stanzas)
+        key = inventory.tsig_key(zone)
+        if role == "primary":
+            keys = plan.keyring.transfer_keys(key)
+            stanzas[zone] = render.primary_stanza(inventory, zone, layout, transfer_keys=keys)
+        else:
+            before = stanzas.get(zone)
+            used = plan.keyring.primary_key(key)
+            stanzas[zone] = render.secondary_stanza(inventory, zone, layout, primary_key=used)
+            if before is not None and tsig.masters_line(before) != tsig.masters_line(stanzas[zone]):
+                plan.retransfer.append(zone)
+    keys_text = plan_key_file(plan, stanzas)
+    preamble = [tsig.include_line(layout)] if keys_text is not None else []
+    new[layout.managed_conf] = render.render_managed(stanzas, preamble)
     new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
     if new.get(layout.options_file) is not None:
         new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], plan.address)
@@ -155,6 +175,17 @@ def plan_config(inventory: Inventory, plan: HostPlan, wants: dict[str, str]) -> 
         if new.get(path) is not None and new[path] != current.get(path):
             group = layout.group if path == layout.managed_conf else "root"
             plan.changes.append(FileChange(path, current.get(path), new[path], "config", group))
+
+
+def plan_key_file(plan: HostPlan, stanzas: dict[str, str]) -> str | None:
+    """The server's TSIG key file, planned as a change when it differs; its text, or None
+    when the server needs no key file. Staged before dnsctl's configuration, which names it."""
+    path = tsig.key_file(plan.layout)
+    old = plan.current.get(path)
+    text = tsig.key_file_text(plan.server, old, stanzas, plan.keyring)
+    if text is not None and text != old:
+        plan.changes.append(FileChange(path, old, text, "config", plan.layout.group, mode=tsig.KEY_FILE_MODE))
+    return text
 
 
 def plan_server(

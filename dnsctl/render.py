@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from dnsctl.models import Inventory, Zone, in_zone
@@ -193,15 +193,19 @@ def query_acl(inventory: Inventory, zone: Zone) -> list[str]:
     return entries if "localhost" in entries else ["localhost", *entries]
 
 
-def primary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
+def primary_stanza(
+    inventory: Inventory, zone_name: str, layout: Layout, *, transfer_keys: Sequence[str] = ()
+) -> str:
+    """transfer_keys: the TSIG keys a transfer must be signed with; none: the secondaries' addresses."""
     zone = inventory.zones[zone_name]
     secondaries = [inventory.servers[name].address for name in zone.secondaries]
+    transfer = [f'key "{key}"' for key in transfer_keys] or secondaries
     lines = [
         f'zone "{zone_name}" {{',
         "\ttype master;",
         f'\tfile "{layout.primary_file(zone_name)}";',
         f"\tallow-query {{ {_acl(query_acl(inventory, zone))} }};",
-        f"\tallow-transfer {{ {_acl(secondaries)} }};",
+        f"\tallow-transfer {{ {_acl(transfer)} }};",
     ]
     if secondaries:
         # explicit: notify exactly the secondaries we know, never look up NS names.
@@ -214,14 +218,18 @@ def primary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
     return "\n".join([*lines, "};"]) + "\n"
 
 
-def secondary_stanza(inventory: Inventory, zone_name: str, layout: Layout) -> str:
+def secondary_stanza(
+    inventory: Inventory, zone_name: str, layout: Layout, *, primary_key: str | None = None
+) -> str:
+    """primary_key: the TSIG key to sign refresh queries and transfer requests with."""
     zone = inventory.zones[zone_name]
     primary = inventory.servers[zone.primary].address
+    signed = f' key "{primary_key}"' if primary_key else ""
     lines = [
         f'zone "{zone_name}" {{',
         "\ttype slave;",
         f'\tfile "{layout.secondary_file(zone_name)}";',
-        f"\tmasters {{ {primary}; }};",
+        f"\tmasters {{ {primary}{signed}; }};",
         f"\tallow-query {{ {_acl(query_acl(inventory, zone))} }};",
         "\tallow-transfer { none; };",
         "\tnotify no;",
@@ -238,8 +246,10 @@ def parse_managed(text: str | None) -> dict[str, str]:
     return {m.group(1): m.group(0) for m in _STANZA.finditer(text or "")}
 
 
-def render_managed(stanzas: dict[str, str]) -> str:
-    return CONF_HEADER + "".join("\n" + stanzas[name] for name in sorted(stanzas))
+def render_managed(stanzas: dict[str, str], preamble: Sequence[str] = ()) -> str:
+    """The managed file: preamble statements (e.g. dnssec-policy), then the zone stanzas."""
+    texts = [*preamble, *(stanzas[name] for name in sorted(stanzas))]
+    return CONF_HEADER + "".join("\n" + text for text in texts)
 
 
 def ensure_include(text: str | None, managed_path: str) -> str:

@@ -125,6 +125,7 @@ class FakeConnection:
         self.dirs: set[str] = set()
         self.calls: list[Call] = []
         self.writes: list[str] = []  # paths given to put(), in order
+        self.modes: dict[str, int] = {}  # the mode each path was put with
         self.locks: list[str] = []  # who took the host's dnsctl lock
         self.lock_error: BaseException | None = None
         self.connect_error: BaseException | None = None
@@ -228,6 +229,7 @@ class FakeConnection:
             raise CommandFailed(self.name, Result(f"cat > {path}", "", error, 2))
         self.files[path] = content.decode() if isinstance(content, bytes) else content
         self.writes.append(path)
+        self.modes[path] = mode
 
     def get(self, path: str, *, reconnect: bool = False) -> str | None:
         interrupt.checkpoint()
@@ -343,6 +345,9 @@ class FakeDns:
     problems: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # check_records
     rrset_problems: dict[str, list[str]] = field(default_factory=dict)  # check_rrsets, by address
     asked: list[tuple[str, str]] = field(default_factory=list)
+    # (primary address, zone) -> the TSIG keys (name -> secret) a transfer must be signed
+    # with; a zone not listed transfers to any address
+    transfer_keys: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
     def serve(self, address: str, zone: str, serial: int, authoritative: bool = True) -> None:
         self.answers[address, zone] = verify.SoaAnswer(serial, authoritative, "NOERROR")

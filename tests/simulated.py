@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from dnsctl import apply, facts, render
+from dnsctl import apply, facts, render, tsig
 from dnsctl.models import Inventory
+from dnsctl.ops import keys
 from dnsctl.ops.session import Options, Session
 from dnsctl.platform import DEBIAN, RHEL, Layout
 from dnsctl.remote import Result
@@ -98,8 +99,9 @@ RHEL_FILES = {
 
 TOOLS = ("named", "named-checkconf", "named-checkzone", "rndc", "firewall-cmd", "nmcli", "systemctl")
 _STANZA_FIELDS = re.compile(
-    r'type (master|slave);.*?file "([^"]+)";(?:.*?masters \{ ([^;]+); \})?', re.DOTALL
+    r'type (master|slave);.*?file "([^"]+)";(?:.*?masters \{ ([^; ]+)(?: key "([^"]+)")?; \})?', re.DOTALL
 )
+_TRANSFER_KEYS = re.compile(r"allow-transfer \{([^}]*)\};")
 
 
 _INCLUDE = re.compile(r'include\s+"([^"]+)"\s*;')
@@ -166,6 +168,8 @@ class BindServer:
         self.links: dict[str, str] = {}  # symbolic links: path -> where they point
         self.modes: dict[str, tuple[str, str, int]] = {}  # path -> uid, gid, mode (default 0, 0, 0644)
         self.check_dir: str | None = None  # where this run's validation copies are
+        self.transfers: list[str] = []  # each zone transfer, in order: "zone with key" or "zone refused"
+        self.written: dict[str, int] = {}  # a transferred zone file -> the transfer that last wrote it
         if installed:
             defaults = RHEL_FILES if layout is RHEL else DEBIAN_FILES
             host.files.update(defaults if files is None else files)
@@ -177,21 +181,51 @@ class BindServer:
 
     def load(self) -> None:
         """named (re)reads its configuration: serve each zone dnsctl's file declares."""
-        for zone in self.dns.zones(self.address):
+        served = self.dns.zones(self.address)
+        for zone in served:
             self.dns.unserve(self.address, zone)
         managed = self.host.files.get(self.layout.managed_conf)
         for zone, stanza in render.parse_managed(managed).items():
             match = _STANZA_FIELDS.search(stanza)
             assert match, stanza
-            kind, path, primary = match.groups()
+            kind, path, primary, key = match.groups()
             if kind == "master":
                 serial = render.zone_serial(self.host.files.get(path))
-            else:  # a transfer from the primary, when it serves the zone
-                serial = self.dns.soa(primary, zone).serial
-                if serial is not None:
-                    self.host.files[path] = f"; {zone} transferred from {primary}, serial {serial}\n"
+                self.accept_transfers(zone, stanza)
+            else:  # a transfer from the primary, when it serves the zone and takes the key
+                serial = self.transfer(zone, path, primary, key)
+                if serial is None and path in self.host.files:
+                    serial = served.get(zone)  # a failed transfer: the zone stays as it was
             if serial is not None:
                 self.dns.serve(self.address, zone, serial)
+
+    def keys(self) -> dict[str, str]:
+        """The TSIG keys named reads from dnsctl's key file: name -> secret."""
+        text = self.host.files.get(tsig.key_file(self.layout))
+        return {name: key.secret for name, key in tsig.parse_keys(text).items()}
+
+    def accept_transfers(self, zone: str, stanza: str) -> None:
+        """What the primary's allow-transfer asks of a transfer: a key (with its secret), or nothing."""
+        acl = _TRANSFER_KEYS.search(stanza)
+        names = tsig.referenced([acl.group(1)]) if acl else []
+        if names:
+            held = self.keys()
+            self.dns.transfer_keys[self.address, zone] = {name: held[name] for name in names if name in held}
+        else:
+            self.dns.transfer_keys.pop((self.address, zone), None)
+
+    def transfer(self, zone: str, path: str, primary: str, key: str | None) -> int | None:
+        """One transfer of the zone from primary, signed with key: the serial it got, or None."""
+        serial = self.dns.soa(primary, zone).serial
+        wanted = self.dns.transfer_keys.get((primary, zone))
+        signed = (key, self.keys().get(key)) if key else None
+        if serial is None or (wanted is not None and (signed is None or wanted.get(key) != signed[1])):
+            self.transfers.append(f"{zone} refused")
+            return None
+        self.transfers.append(f"{zone} with {key or 'no key'}")
+        self.host.files[path] = f"; {zone} transferred from {primary}, serial {serial}\n"
+        self.written[path] = len(self.transfers)
+        return serial
 
     def stop_named(self) -> None:
         self.named_active = False
@@ -304,6 +338,28 @@ class BindServer:
             return failed(call, f"zone {zone}/IN: loading from master file {path} failed: file not found")
         return ok(call, f"zone {zone}/IN: loaded serial {serial}\nOK\n")
 
+    def on_keygen(self, call: Call) -> Result:
+        name = call.words[4]
+        secret = base64.b64encode(hashlib.sha256(name.encode()).digest()).decode()  # 32 bytes, as tsig-keygen
+        return ok(call, tsig.Key(name, secret).statement())
+
+    def on_retransfer(self, call: Call) -> Result:
+        zone = call.words[2]
+        stanza = render.parse_managed(self.host.files.get(self.layout.managed_conf))[zone]
+        match = _STANZA_FIELDS.search(stanza)
+        assert match, stanza
+        _, path, primary, key = match.groups()
+        if self.transfer(zone, path, primary, key) is not None:
+            self.load()
+        return ok(call)
+
+    def on_stat(self, call: Call) -> Result:
+        """`stat -c %y`: a file's modification time, which here moves with every transfer."""
+        path = call.words[-1]
+        if path not in self.host.files:
+            return failed(call, f"stat: cannot statx '{path}': No such file or directory")
+        return ok(call, f"2026-11-25 12:00:00.{self.written.get(path, 0):09d} +0000\n")
+
     def on_remove(self, call: Call) -> Result:
         recursive = call.words[1] == "-rf"
         for path in call.words[3:]:
@@ -402,6 +458,19 @@ class BindServer:
 
     def install(self) -> None:
         self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self.on_install)
+
+    def read_keys(self, *, make: bool = False) -> None:
+        """A TSIG run reads the primary's keys first; make: a key it lacks is made there."""
+        self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
+        if make:
+            self.host.expect(script(keys.KEYGEN_SCRIPT), respond=self.on_keygen)
+
+    def retransfer(self, zone: str) -> None:
+        """A forced transfer, proven by the zone file written again."""
+        path = self.layout.secondary_file(zone)
+        self.host.expect(exactly("stat", "-c", "%y", "--", path), respond=self.on_stat)
+        self.host.expect(exactly("rndc", "retransfer", zone), respond=self.on_retransfer)
+        self.host.allow(exactly("stat", "-c", "%y", "--", path), respond=self.on_stat)
 
     def stage(self, zones: tuple[str, ...] = (), *, create_dir: bool = False) -> None:
         """prepare() and stage(): directories, validation, staged files, compare, clean up."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import time
 
-from dnsctl import apply, facts, interrupt, namedconf, plan, verify
+from dnsctl import apply, facts, interrupt, namedconf, plan, tsig, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
@@ -20,7 +20,7 @@ from dnsctl.errors import (
     ValidationError,
     VerifyError,
 )
-from dnsctl.ops import rollback
+from dnsctl.ops import keys, rollback
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
 from dnsctl.remote import Connection
@@ -30,9 +30,11 @@ from dnsctl.report import Report
 Wants = dict[str, dict[str, str]]
 
 
-def gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
+def gather(
+    session: Session, server: str, wants: dict[str, str], keyring: tsig.Keyring | None = None
+) -> HostPlan:
     """Pre-flight one server: read its facts and files, refuse what must not be built on,
-    and plan. Writes nothing."""
+    and plan with the run's TSIG keys. Writes nothing."""
     inventory = session.inventory
     connection = session.fleet[server]
     address = inventory.servers[server].address
@@ -56,7 +58,15 @@ def gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     primary_files = [layout.primary_file(zone) for zone, role in wants.items() if role == "primary"]
     # Every file dnsctl may change, read without following links; and named's main file.
     ours = list(
-        dict.fromkeys((layout.options_file, layout.include_parent, layout.managed_conf, *primary_files))
+        dict.fromkeys(
+            (
+                layout.options_file,
+                layout.include_parent,
+                layout.managed_conf,
+                tsig.key_file(layout),
+                *primary_files,
+            )
+        )
     )
     try:
         output = connection.run(
@@ -78,6 +88,7 @@ def gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     _refuse_existing(server, existing)
 
     host_plan = HostPlan(server, address, layout, host_facts, current=current, files=files)
+    host_plan.keyring = keyring or tsig.Keyring()
     host_plan.restart = session.options.restart
     host_plan.open_firewall = (
         host_facts.firewall.state == "running"
@@ -93,8 +104,10 @@ def gather(session: Session, server: str, wants: dict[str, str]) -> HostPlan:
     }
     plan.plan_server(inventory, host_plan, wants, served, session.options.today())
     host_plan.expected_zones = {
-        zone: namedconf.expected_zone(inventory, zone, role, layout) for zone, role in wants.items()
+        zone: namedconf.expected_zone(inventory, zone, role, layout, host_plan.keyring)
+        for zone, role in wants.items()
     }
+    host_plan.expected_keys = namedconf.expected_keys(host_plan.planned(tsig.key_file(layout)))
     try:
         if host_plan.changes:
             host_plan.chain = _chain(connection, host_plan, ours, resolved)
@@ -175,9 +188,17 @@ def _refuse_existing(server: str, existing: facts.Existing) -> None:
 
 
 def converge(
-    session: Session, wants: Wants, stages: list[list[str]], *, follow_secondaries: bool = False
+    session: Session,
+    wants: Wants,
+    stages: list[list[str]],
+    *,
+    follow_secondaries: bool = False,
+    keyring: tsig.Keyring | None = None,
 ) -> dict[str, HostPlan]:
     """Bring servers to what the inventory wants; stages are activated in order.
+
+    keyring: the TSIG keys to configure; by default the ones the primaries hold (a
+    key none holds yet is made on its primary).
 
     A secondary whose configuration this run changes must transfer the primary's
     serial as part of its activation: one that cannot is rolled back with the
@@ -190,10 +211,12 @@ def converge(
     session.lock(servers)
     report = session.report
     started = time.monotonic()
+    if keyring is None:
+        keyring = keys.current_keyring(session, wants)
     plans = dict(
         zip(
             servers,
-            session.fleet.each(servers, lambda s: gather(session, s, wants[s])),
+            session.fleet.each(servers, lambda s: gather(session, s, wants[s], keyring)),
             strict=True,
         )
     )
@@ -214,7 +237,7 @@ def converge(
         # The configuration files only exist once BIND is there: plan again on them.
         with report.step(server, f"install {' '.join(plans[server].layout.packages)}"):
             apply.install(session.fleet[server], plans[server])
-        return gather(session, server, wants[server])
+        return gather(session, server, wants[server], keyring)
 
     for server, host_plan in zip(bare, session.fleet.each(bare, install), strict=True):
         plans[server] = host_plan
@@ -281,6 +304,8 @@ def _apply(
                         with report.step(name, f"firewalld: allow dns in zone {zone}"):
                             apply.open_firewall(fleet[name], host_plan)
                     _confirm_serials(session, host_plan)
+                    for zone in host_plan.retransfer:
+                        keys.prove_transfer(session, host_plan, zone, _primary_serial(session, plans, zone))
                 if name in busy or follow_secondaries:
                     _confirm_transfers(session, plans, wants, name)
 

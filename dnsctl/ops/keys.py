@@ -1,0 +1,118 @@
+"""TSIG keys on the hosts: what a primary holds, a new generation made there, and a forced
+transfer that proves a secondary's key works.
+
+A secret only ever travels as file content or command output over SSH, never in a
+command line: it is made on the primary (tsig-keygen prints it), read back, and
+written to the other servers through standard input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from dnsctl import facts, interrupt, tsig, verify
+from dnsctl.errors import VerifyError
+from dnsctl.ops.session import Session
+from dnsctl.plan import HostPlan
+from dnsctl.platform import LAYOUTS
+
+# $1 the key's name. Without BIND (init-primary installs it later in the run), the same
+# 256 random bits tsig-keygen takes, in its format.
+KEYGEN_SCRIPT = r"""
+if command -v tsig-keygen >/dev/null 2>&1; then exec tsig-keygen -a hmac-sha256 "$1"; fi
+secret=$(head -c 32 /dev/urandom | base64 -w0) || exit 1
+printf 'key "%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$1" "$secret"
+"""
+
+
+def held_keys(session: Session, server: str) -> dict[str, tsig.Key]:
+    """The keys in a server's key file, by name (read without following a link).
+
+    Without a layout in the inventory, both layouts' key files are read: a host has
+    at most the one of its own.
+    """
+    layout = session.inventory.servers[server].layout
+    paths = [tsig.key_file(LAYOUTS[name]) for name in ([layout] if layout else LAYOUTS)]
+    output = session.fleet[server].run(["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
+    keys: dict[str, tsig.Key] = {}
+    for state in facts.parse_files(output).values():
+        keys.update(tsig.parse_keys(state.text))
+    return keys
+
+
+def make_key(session: Session, server: str, name: str) -> tsig.Key:
+    """A new key made on server (tsig-keygen), read back from its output; nothing is written there."""
+    result = session.fleet[server].run(["sh", "-c", KEYGEN_SCRIPT, "dnsctl-keygen", name])
+    return tsig.made_key(result.stdout, name)
+
+
+def now() -> dt.datetime:
+    """The time a new generation is named after (tests set it)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def current_keyring(session: Session, wants: dict[str, dict[str, str]]) -> tsig.Keyring:
+    """The keys of the zones in wants, as their primaries hold them: every generation a
+    primary has stays accepted (removing one is `tsig rotate`'s last step), secondaries
+    ask with the newest. A key its primary does not hold yet is made there."""
+    inventory = session.inventory
+    primaries: dict[str, str] = {}  # key -> the primary of its zones
+    for zones in wants.values():
+        for zone in zones:
+            key = inventory.tsig_key(zone)
+            if key is not None:
+                primaries[key] = inventory.zones[zone].primary
+    if not primaries:
+        return tsig.Keyring()
+    servers = sorted(set(primaries.values()))
+    session.connect(servers)
+    held = dict(zip(servers, session.fleet.each(servers, lambda s: held_keys(session, s)), strict=True))
+    accepted, used = {}, {}
+    for key, primary in primaries.items():
+        found = tsig.generations(held[primary].values(), key)
+        if not found:
+            name = tsig.next_generation(key, (), now())
+            found = [make_key(session, primary, name)]
+            session.report.add(primary, f"new TSIG key {name}", "plan", detail=f"made on {primary}")
+        accepted[key] = tuple(found)
+        used[key] = found[-1]
+    return tsig.Keyring(accepted, used)
+
+
+def _modified(session: Session, server: str, path: str) -> str | None:
+    result = session.fleet[server].run(["stat", "-c", "%y", "--", path], check=False)
+    return result.stdout.strip() if result.ok else None
+
+
+def prove_transfer(session: Session, plan: HostPlan, zone: str, serial: int) -> None:
+    """Force a secondary to transfer the zone again (`rndc retransfer`) and wait until it has.
+
+    A transfer is proven by named writing the zone file again, which it does only
+    after a transfer succeeded, and by the secondary then serving the primary's
+    serial. One that fails (the primary refuses the key) leaves the file alone.
+    """
+    report, timeout = session.report, session.options.timeout
+    connection = session.fleet[plan.server]
+    path = plan.layout.secondary_file(zone)
+    key = plan.keyring.primary_key(session.inventory.tsig_key(zone))
+    signed = f" with key {key}" if key else ""
+    with report.step(plan.server, f"force a transfer of {zone}{signed}") as step:
+        before = _modified(session, plan.server, path)
+        connection.run(["rndc", "retransfer", zone])
+        deadline = time.monotonic() + timeout
+        while _modified(session, plan.server, path) == before:
+            if time.monotonic() >= deadline:
+                raise VerifyError(
+                    f"{plan.server}: the forced transfer of {zone}{signed} did not complete within "
+                    f"{timeout:.0f} s; named's log on {plan.server} says why"
+                )
+            interrupt.checkpoint()
+            time.sleep(0.1)
+        answer = verify.soa(plan.address, zone)
+        if not (answer.ok and answer.serial == serial):
+            raise VerifyError(
+                f"{plan.server}: after the forced transfer {zone} is not served at serial {serial} "
+                f"({verify.describe(answer)})"
+            )
+        step.detail = f"transferred again, serial {serial}"
