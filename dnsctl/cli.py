@@ -588,6 +588,21 @@ def record_list(session: ops.Session, zone: str) -> None:
     ops.record_list(session, zone)
 
 
+@main.group("tsig")
+def tsig_group() -> None:
+    """TSIG keys of zone transfers (a zone's `tsig` in the inventory)."""
+
+
+@tsig_group.command("rotate")
+@click.argument("target", metavar="ZONE|KEY", shell_complete=complete_zones)
+@with_change_options
+@run_op("tsig rotate", changes=True)
+def tsig_rotate(session: ops.Session, target: str, **options: Any) -> None:
+    """Replace the TSIG key of ZONE (or KEY and all its zones) with no failed transfer on the way."""
+    _options(session, **options)
+    ops.tsig_rotate(session, target)
+
+
 @main.command("status")
 @click.argument("zones", nargs=-1, shell_complete=complete_zones)
 @run_op("status")

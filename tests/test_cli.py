@@ -104,6 +104,8 @@ def test_missing_inventory(tmp_path):
         (["failover-test", "example.com", "--client", "nobody", "--yes"], "unknown client"),
         (["failover-test", "example.com", "--mode", "explode", "--yes"], "explode"),
         (["failover-test", "example.com", "--name", "a;reboot", "--yes"], "--name"),
+        (["tsig", "rotate", "nosuch.example", "--yes"], "neither a zone nor a TSIG key"),
+        (["tsig", "rotate", "example.com", "--yes"], "zone example.com has no TSIG key"),
     ],
 )
 def test_bad_arguments_fail_before_any_connection(good, args, needle):
@@ -134,9 +136,18 @@ COMMANDS = {
     "record add": ["record", "add", "example.com", "www", "A", "198.51.100.80", "--yes"],
     "record del": ["record", "del", "example.com", "pc1", "A", "--yes"],
     "record list": ["record", "list", "example.com"],
+    "tsig rotate": ["tsig", "rotate", "example.com", "--yes"],
 }
 # The commands that change servers or clients: they run only with --yes, or after a yes on a terminal.
-CHANGING = ["init-primary", "add-slave", "configure-client", "failover-test", "record add", "record del"]
+CHANGING = [
+    "init-primary",
+    "add-slave",
+    "configure-client",
+    "failover-test",
+    "record add",
+    "record del",
+    "tsig rotate",
+]
 
 
 @pytest.fixture
@@ -169,6 +180,7 @@ def sessions(monkeypatch):
         "record_add",
         "record_del",
         "record_list",
+        "tsig_rotate",
     ):
         monkeypatch.setattr(ops, name, lambda *args, **kwargs: None)
     return opened
@@ -397,7 +409,7 @@ def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["init-primary", "add-slave", "configure-client", "record add", "record del"]
+    "name", ["init-primary", "add-slave", "configure-client", "record add", "record del", "tsig rotate"]
 )
 def test_dry_run_needs_no_yes(sessions, good, name):
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]

@@ -9,6 +9,8 @@ doctor    doctor: the first broken link of a zone's transfer path, and its fix
 clients   configure-client
 failover  failover-test
 records   record add | del | list
+keys      TSIG keys on the hosts: read, made on the primary, proven by a forced transfer
+tsig      tsig rotate
 """
 
 from dnsctl.ops.clients import configure_client
@@ -18,6 +20,7 @@ from dnsctl.ops.records import record_add, record_del, record_list
 from dnsctl.ops.servers import add_slave, check, init_primary
 from dnsctl.ops.session import Options, Session, open_session
 from dnsctl.ops.status import status
+from dnsctl.ops.tsig import tsig_rotate
 
 __all__ = [
     "Options",
@@ -33,4 +36,5 @@ __all__ = [
     "record_del",
     "record_list",
     "status",
+    "tsig_rotate",
 ]

@@ -37,6 +37,8 @@ class Session:
     fleet: Fleet
     options: Options = field(default_factory=Options)
     inventory_path: Path | None = None  # where the inventory was read, for commands that edit it
+    locked: set[str] = field(default_factory=set)  # hosts whose dnsctl lock this run holds
+    connected: set[str] = field(default_factory=set)  # hosts this run has connected to
 
     def target(self, name: str) -> Target:
         inventory = self.inventory
@@ -56,16 +58,26 @@ class Session:
         )
 
     def connect(self, names: Sequence[str]) -> dict[str, Connection]:
+        """Connect to each host not connected yet in this run (a run may converge twice)."""
+        todo = [name for name in names if name not in self.connected]
+        if not todo:
+            return self.fleet.connect([])
         started = time.monotonic()
-        with self.report.waiting(",".join(names), "ssh connect"):
-            connections = self.fleet.connect([self.target(name) for name in names])
-        self.report.add(",".join(names), "ssh connect", seconds=time.monotonic() - started)
+        with self.report.waiting(",".join(todo), "ssh connect"):
+            connections = self.fleet.connect([self.target(name) for name in todo])
+        self.report.add(",".join(todo), "ssh connect", seconds=time.monotonic() - started)
+        self.connected.update(todo)
         return connections
 
     def lock(self, names: Sequence[str]) -> None:
-        """Hold each host's dnsctl lock for the rest of the run; fail at once if held."""
+        """Hold each host's dnsctl lock for the rest of the run; fail at once if held.
+
+        A host this run already holds is not locked again (a run may converge twice).
+        """
         holder = f"dnsctl pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}"
-        self.fleet.each(list(names), lambda name: self.fleet[name].lock(holder))
+        todo = [name for name in names if name not in self.locked]
+        self.fleet.each(todo, lambda name: self.fleet[name].lock(holder))
+        self.locked.update(todo)
 
 
 @contextmanager
