@@ -700,6 +700,8 @@ def _add_reverse_zones(inventory: Inventory, indexes: dict[str, ZoneIndex], prob
                 ttl=first.ttl,
                 allow_query=list(first.allow_query),
                 contact=first.contact or f"hostmaster.{derived.forwards[0]}",
+                # Its transfers are signed as its zone's are, with the same key.
+                tsig=inventory.tsig_key(derived.forwards[0]) or False,
             )
             inventory._resolved[name] = derived.records
         inventory._derived[name] = derived

@@ -57,6 +57,14 @@ def test_a_bad_key_name_is_one_line_naming_the_field(value, message):
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
+def test_a_derived_reverse_zone_shares_its_zone_s_key():
+    derived = inventory(
+        True, reverse=["198.51.100.0/24"], records=[{"name": "pc1", "type": "A", "value": "198.51.100.50"}]
+    )
+    assert derived.tsig_key("100.51.198.in-addr.arpa") == "example.com"
+    assert inventory(False, reverse=["198.51.100.0/24"]).tsig_key("100.51.198.in-addr.arpa") is None
+
+
 def test_zones_sharing_a_key_must_share_their_primary():
     raw = {
         "servers": {"ns1": {"address": NS1}, "ns2": {"address": NS2}},
