@@ -283,3 +283,30 @@ def test_rotate_refuses_what_it_cannot_rotate(signed):
         result = dnsctl("tsig", "rotate", target, "--yes", inventory=signed)
         assert result.returncode == 2, shown(result)
         assert needle in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_a_secondary_that_cannot_use_the_new_key_keeps_the_old_one_and_a_rerun_finishes(the_lab, signed):
+    ((old_name, old_secret),) = generations(the_lab, "ns1", ZONE).items()
+    # ns1 silently drops ns2's TCP to port 53: SOA checks (UDP) pass, no transfer can.
+    rule = f"rule family=ipv4 source address={NS2} port port=53 protocol=tcp drop"
+    the_lab.exec("ns1", "firewall-cmd", f"--add-rich-rule={rule}")
+    try:
+        failed = dnsctl("tsig", "rotate", ZONE, "--yes", "--timeout", "3", inventory=signed)
+    finally:
+        the_lab.exec("ns1", "firewall-cmd", f"--remove-rich-rule={rule}")
+    assert failed.returncode == 5, shown(failed)
+    assert "did not complete within 3 s" in failed.stderr and failed.stderr.count("\n") == 1
+    held = generations(the_lab, "ns1", ZONE)
+    assert len(held) == 2 and old_name in held  # ns1 accepts both: step 1 stayed
+    assert generations(the_lab, "ns2", ZONE) == {old_name: old_secret}  # ns2 went back to the old key
+    assert f'masters {{ {NS1} key "{old_name}"; }};' in the_lab.read("ns2", MANAGED)
+    assert axfr(ZONE, (old_name, old_secret)).startswith("ok ")
+
+    finished = dnsctl("tsig", "rotate", ZONE, "--yes", inventory=signed)
+    assert finished.returncode == 0, shown(finished)
+    ((new_name, new_secret),) = generations(the_lab, "ns1", ZONE).items()
+    assert held == {old_name: old_secret, new_name: new_secret}  # the same new key, not another one
+    assert f"finishing: {old_name} -> {new_name}" in finished.stdout
+    assert generations(the_lab, "ns2", ZONE) == {new_name: new_secret}
+    assert axfr(ZONE, (old_name, old_secret)) == "refused: PeerBadKey"
+    assert soa(NS2, ZONE) == soa(NS1, ZONE) is not None
