@@ -169,6 +169,30 @@ def test_a_second_run_plans_nothing(signed):
     assert "ns2                   plan: no changes" in result.stdout
 
 
+def test_status_and_doctor_see_a_healthy_signed_pair(signed):
+    for command in ("status", "doctor"):
+        result = dnsctl(command, ZONE, inventory=signed)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert f"signed with key {ZONE}." in result.stdout  # doctor transferred as ns2 does
+
+
+def test_doctor_names_a_wrong_secret_and_add_slave_puts_the_key_back(the_lab, signed):
+    ((name, secret),) = generations(the_lab, "ns2", ZONE).items()
+    wrong = "d3Jvbmcgc2VjcmV0IHdyb25nIHNlY3JldCB3cm9uZyE="
+    the_lab.exec("ns2", "sed", "-i", f"s|{secret}|{wrong}|", KEY_FILE)
+    the_lab.exec("ns2", "rndc", "reconfig")
+    broken = dnsctl("doctor", ZONE, inventory=signed)
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "BADSIG" in broken.stdout and f"key {name}" in broken.stdout
+    assert wrong not in broken.stdout + broken.stderr and secret not in broken.stdout + broken.stderr
+
+    repaired = dnsctl("add-slave", ZONE, "--yes", inventory=signed)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert f"update {KEY_FILE}" in repaired.stdout
+    assert generations(the_lab, "ns2", ZONE) == {name: secret}
+    assert dnsctl("doctor", ZONE, inventory=signed).returncode == 0
+
+
 def shown(result: subprocess.CompletedProcess) -> str:
     return result.stdout + result.stderr
 
