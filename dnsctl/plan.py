@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -68,6 +70,13 @@ class HostPlan:
     keyring: tsig.Keyring = field(default_factory=tsig.Keyring)  # the TSIG keys of this run
     # secondary zones whose primary (or key) changes: a forced transfer must prove the new one
     retransfer: list[str] = field(default_factory=list)
+    # Zones dnsctl configured here that the inventory no longer gives this server: zone -> role.
+    stale: dict[str, str] = field(default_factory=dict)
+    # The stale zones this plan removes (--prune), and their zone files, moved into the
+    # backup directory once named no longer loads them.
+    removed: dict[str, str] = field(default_factory=dict)
+    retire: list[str] = field(default_factory=list)
+    backup_dir: str | None = None  # where activation kept the files it replaced
 
     @property
     def writes(self) -> bool:
@@ -87,6 +96,8 @@ class HostPlan:
         for change in self.changes:
             verb = "create" if change.old is None else "update"
             lines.append(f"{verb} {change.path}")
+        for zone, role in self.removed.items():
+            lines.append(f"remove zone {zone} ({role}), keeping its file in the backup")
         if self.restart:
             lines.append(f"restart {self.layout.service}")
         elif not self.facts.named_active:
@@ -104,6 +115,47 @@ class HostPlan:
     def planned(self, path: str) -> str | None:
         """A file's text once the plan is carried out."""
         return next((change.new for change in self.changes if change.path == path), self.current.get(path))
+
+    def changed_zones(self) -> set[str]:
+        """Zones whose zone file or stanza this plan changes (added and removed ones included)."""
+        zones = {change.zone for change in self.changes if change.zone is not None}
+        managed = self.layout.managed_conf
+        for change in self.changes:
+            if change.path == managed:
+                old, new = render.parse_managed(change.old), render.parse_managed(change.new)
+                zones |= {zone for zone in old.keys() | new.keys() if old.get(zone) != new.get(zone)}
+        return zones
+
+
+# --- the zones dnsctl manages on a server ------------------------------------------------
+
+_ZONE_TYPE = re.compile(r"^\s*type\s+(\w+)\s*;", re.MULTILINE)
+_ZONE_FILE = re.compile(r'^\s*file\s+"([^"]*)"\s*;', re.MULTILINE)
+ROLES = {"master": "primary", "primary": "primary", "slave": "secondary", "secondary": "secondary"}
+
+
+@dataclass(frozen=True)
+class ManagedZone:
+    role: str  # "primary" | "secondary"; other types dnsctl never writes are left alone
+    file: str | None
+
+
+def managed_zones(text: str | None) -> dict[str, ManagedZone]:
+    """The zones configured in dnsctl's own file, with their role and zone file."""
+    zones = {}
+    for zone, stanza in render.parse_managed(text).items():
+        kind, path = _ZONE_TYPE.search(stanza), _ZONE_FILE.search(stanza)
+        role = ROLES.get(kind.group(1)) if kind else None
+        if role is not None:
+            zones[zone] = ManagedZone(role, path.group(1) if path else None)
+    return zones
+
+
+def stale_zones(inventory: Inventory, plan: HostPlan) -> dict[str, str]:
+    """Zones in dnsctl's file on this server that the inventory no longer gives it: zone -> role."""
+    carried = set(inventory.zones_of(plan.server))
+    managed = managed_zones(plan.current.get(plan.layout.managed_conf))
+    return {zone: found.role for zone, found in managed.items() if zone not in carried}
 
 
 # --- what a server should carry, as file contents ------------------------------------
@@ -146,10 +198,13 @@ def plan_zone_file(
     plan.expect_serials[zone] = serial
 
 
-def plan_config(inventory: Inventory, plan: HostPlan, wants: dict[str, str]) -> None:
+def plan_config(
+    inventory: Inventory, plan: HostPlan, wants: dict[str, str], remove: dict[str, str] | None = None
+) -> None:
     """The configuration changes: our stanzas, our include line, the server's listen-on.
 
-    wants maps each zone this server should carry to "primary" or "secondary".
+    wants maps each zone this server should carry to "primary" or "secondary";
+    remove, zones whose stanzas go (their files are retired after the change).
     """
     layout, current = plan.layout, plan.current
     new = dict(current)
@@ -165,6 +220,16 @@ def plan_config(inventory: Inventory, plan: HostPlan, wants: dict[str, str]) -> 
             stanzas[zone] = render.secondary_stanza(inventory, zone, layout, primary_key=used)
             if before is not None and tsig.masters_line(before) != tsig.masters_line(stanzas[zone]):
                 plan.retransfer.append(zone)
+    managed = managed_zones(current.get(layout.managed_conf))
+    for zone, role in (remove or {}).items():
+        del stanzas[zone]
+        plan.removed[zone] = role
+        # Only the file dnsctl itself pointed named at, where dnsctl puts that role's files.
+        own_file = layout.primary_file(zone) if role == "primary" else layout.secondary_file(zone)
+        if managed[zone].file == own_file:
+            plan.retire.append(own_file)
+    if not stanzas and current.get(layout.managed_conf) is None:
+        return  # dnsctl has nothing on this server and nothing to put there
     keys_text = plan_key_file(plan, stanzas)
     preamble = [tsig.include_line(layout)] if keys_text is not None else []
     new[layout.managed_conf] = render.render_managed(stanzas, preamble)
@@ -194,14 +259,21 @@ def plan_server(
     wants: dict[str, str],
     served_serials: dict[str, int | None],
     today: dt.date,
+    prune: Callable[[str], bool] | None = None,
 ) -> HostPlan:
-    """Fill plan (facts and current files already read) with every change the server needs."""
+    """Fill plan (facts and current files already read) with every change the server needs.
+
+    prune says which stale zones (dnsctl's, no longer the inventory's for this
+    server) to remove; by default none is.
+    """
     for zone, role in wants.items():
         if role == "primary":
             plan_zone_file(inventory, plan, zone, served_serials.get(zone), today)
         elif plan.layout.secondary_dir not in plan.directories:
             plan.directories.append(plan.layout.secondary_dir)
-    plan_config(inventory, plan, wants)
+    plan.stale = stale_zones(inventory, plan)
+    remove = {zone: role for zone, role in plan.stale.items() if prune is not None and prune(zone)}
+    plan_config(inventory, plan, wants, remove)
     # Zone files first, then configuration: the order files are staged and moved in.
     plan.changes.sort(key=lambda change: change.kind != "zone")
     return plan

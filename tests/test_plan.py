@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dnsctl import facts
-from dnsctl.plan import FileChange, HostPlan
+import datetime as dt
+
+from dnsctl import facts, render
+from dnsctl.models import parse_inventory
+from dnsctl.plan import FileChange, HostPlan, ManagedZone, managed_zones, plan_server
 from dnsctl.platform import DEBIAN
 
 from .test_facts import DEBIAN_HOST
@@ -42,3 +45,69 @@ def test_actions_in_order():
         "allow dns in firewalld zone public",
     ]
     assert host_plan(restart=True).actions() == ["restart named"]
+
+
+# --- the zones dnsctl manages, and removing them (apply --prune) ------------------------------
+
+
+def managed_file(inventory, wants: dict[str, str]) -> str:
+    render_stanza = {"primary": render.primary_stanza, "secondary": render.secondary_stanza}
+    return render.render_managed(
+        {zone: render_stanza[role](inventory, zone, DEBIAN) for zone, role in wants.items()}
+    )
+
+
+def test_managed_zones_reads_role_and_file(inventory):
+    text = managed_file(inventory, {"example.com": "primary", "100.51.198.in-addr.arpa": "secondary"})
+    text += 'zone "hint.test" {\n\ttype hint;\n\tfile "x";\n};\n'  # never dnsctl's: ignored
+    assert managed_zones(text) == {
+        "example.com": ManagedZone("primary", "/var/lib/bind/example.com.db"),
+        "100.51.198.in-addr.arpa": ManagedZone(
+            "secondary", "/var/cache/bind/slaves/100.51.198.in-addr.arpa.db"
+        ),
+    }
+    assert managed_zones(None) == {}
+
+
+def pruned_plan(inventory, managed: str, wants: dict[str, str], prune) -> HostPlan:
+    current = {path: None for path in DEBIAN.config_files()}
+    current[DEBIAN.managed_conf] = managed
+    current[DEBIAN.include_parent] = render.ensure_include("", DEBIAN.managed_conf)
+    plan = host_plan(current=current)
+    return plan_server(inventory, plan, wants, {}, dt.date(2026, 11, 25), prune)
+
+
+def test_stale_zones_are_named_and_only_removed_when_asked(raw):
+    old = parse_inventory(raw)
+    managed = managed_file(old, {"example.com": "primary", "100.51.198.in-addr.arpa": "primary"})
+    del raw["zones"]["100.51.198.in-addr.arpa"]
+    new = parse_inventory(raw)
+
+    kept = pruned_plan(new, managed, {}, None)
+    assert kept.stale == {"100.51.198.in-addr.arpa": "primary"}
+    assert kept.removed == {} and kept.changes == [] and kept.retire == []
+
+    pruned = pruned_plan(new, managed, {}, lambda zone: True)
+    (change,) = pruned.changes
+    assert 'zone "100.51.198.in-addr.arpa"' not in change.new and 'zone "example.com"' in change.new
+    assert pruned.removed == {"100.51.198.in-addr.arpa": "primary"}
+    assert pruned.retire == ["/var/lib/bind/100.51.198.in-addr.arpa.db"]
+    assert pruned.changed_zones() == {"100.51.198.in-addr.arpa"}
+    assert "remove zone 100.51.198.in-addr.arpa (primary), keeping its file in the backup" in pruned.actions()
+
+
+def test_a_removed_zone_keeps_a_file_dnsctl_did_not_put_there(raw):
+    old = parse_inventory(raw)
+    managed = managed_file(old, {"example.com": "primary"}).replace(
+        "/var/lib/bind/example.com.db", "/srv/zones/example.com"
+    )
+    del raw["zones"]["example.com"]
+    raw["zones"]["100.51.198.in-addr.arpa"]["records"] = []
+    plan = pruned_plan(parse_inventory(raw), managed, {}, lambda zone: True)
+    assert plan.removed == {"example.com": "primary"} and plan.retire == []
+
+
+def test_a_server_with_nothing_to_carry_gets_no_dnsctl_files(inventory):
+    plan = host_plan(current={path: None for path in DEBIAN.config_files()})
+    plan_server(inventory, plan, {}, {}, dt.date(2026, 11, 25))
+    assert plan.empty and plan.stale == {}
