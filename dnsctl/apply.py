@@ -207,6 +207,7 @@ def guard(connection: Connection, plan: HostPlan, main: str, check_dir: str) -> 
         _carried(plan),
         plan.expected_keys,
         frozenset(tsig.parse_keys(plan.current.get(tsig.key_file(plan.layout)))),
+        frozenset(plan.removed),
     )
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -390,6 +391,7 @@ def activate(connection: Connection, activation: Activation) -> None:
     anything on the host is replaced (RolledBack).
     """
     plan = activation.plan
+    plan.backup_dir = activation.backup_dir
     if plan.changes:
         arguments = []
         for change in plan.changes:
@@ -508,6 +510,43 @@ def rollback(connection: Connection, activation: Activation) -> None:
         _service(connection, plan, "stop", check=False, reconnect=True)
     elif plan.restart or not connection.run(["rndc", "reload"], check=False, reconnect=True).ok:
         _service(connection, plan, "restart", reconnect=True)
+
+
+RETIRE_SCRIPT = r"""
+# $1: the run's backup directory (root-only, made by the activation); then the zone files
+# of removed zones. Each, and its journal, is renamed into the backup: a link there is
+# moved as a link, never followed.
+set -e
+backup=$1; shift
+umask 077
+for target in "$@"; do
+  for file in "$target" "$target.jnl"; do
+    if [ -e "$file" ] || [ -L "$file" ]; then
+      mkdir -p -- "$backup${file%/*}"
+      mv -f -T -- "$file" "$backup$file"
+      echo "$file"
+    fi
+  done
+done
+"""
+
+
+def retire(connection: Connection, plan: HostPlan) -> list[str]:
+    """Move the files of the zones the plan removed (and their journals) into its backup
+    directory, once named no longer loads them; the files moved."""
+    if not plan.retire:
+        return []
+    assert plan.backup_dir is not None, "retire() comes after activate()"
+    result = connection.run(["sh", "-c", RETIRE_SCRIPT, "dnsctl-retire", plan.backup_dir, *plan.retire])
+    return result.stdout.split()
+
+
+REFRESH_SCRIPT = 'for zone in "$@"; do rndc refresh "$zone" || exit 1; done'
+
+
+def refresh(connection: Connection, zones: list[str]) -> None:
+    """Have a secondary ask its primary for each zone now, not at its next retry."""
+    connection.run(["sh", "-c", REFRESH_SCRIPT, "dnsctl-refresh", *zones])
 
 
 def open_firewall(connection: Connection, plan: HostPlan) -> None:

@@ -187,6 +187,7 @@ def compare(
     carried: frozenset[str] = frozenset(),
     keys: dict[str, Statement] | None = None,
     dropped_keys: frozenset[str] = frozenset(),
+    removed: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Every way the staged configuration (after) differs from what the inventory allows.
 
@@ -195,7 +196,8 @@ def compare(
     zone file names to their targets; carried names the other zones of dnsctl's file,
     kept byte for byte, which named loads again when the include block comes back.
     keys are the TSIG keys dnsctl's key file defines after the change, each loaded
-    exactly as planned; dropped_keys, the ones it defined before, which may go.
+    exactly as planned; dropped_keys, the ones it defined before, which may go;
+    removed, the zones of dnsctl's file this run takes away (apply --prune).
     """
     problems: list[str] = []
     keys = keys or {}
@@ -211,7 +213,10 @@ def compare(
             problems.append(f'zone "{name}": named would load it {len(found)} times, not once')
             continue
         problems += _zone_differences(name, want, found[0])
-    ours = {("zone", name) for name in (*expected, *carried)}
+    for name in sorted(removed):
+        if any(zone.words[1] == name for zone in zones_after):
+            problems.append(f'zone "{name}": named would still load it after its removal')
+    ours = {("zone", name) for name in (*expected, *carried, *removed)}
     ours |= {("key", name) for name in (*keys, *dropped_keys)}
     problems += _other_differences(before, after, ours, address)
     return problems

@@ -150,6 +150,20 @@ def test_dnsctls_unchanged_zones_may_come_back_with_the_include_block(lab_invent
     assert namedconf.compare(before, after, expected, "198.51.100.10", {})
 
 
+def test_a_zone_removed_by_prune_must_be_gone_and_nothing_else(lab_inventory):
+    before = captured("ns1")
+    after = tuple(s for s in before if s.words[:2] != ("zone", "100.51.198.in-addr.arpa"))
+    expected = {"example.com": namedconf.expected_zone(lab_inventory, "example.com", "primary", DEBIAN)}
+    removed = frozenset({"100.51.198.in-addr.arpa"})
+    assert namedconf.compare(before, after, expected, "198.51.100.10", {}, removed=removed) == []
+    assert "no longer load" in namedconf.compare(before, after, expected, "198.51.100.10", {})[0]
+    still = namedconf.compare(before, before, expected, "198.51.100.10", {}, removed=removed)
+    assert still == ['zone "100.51.198.in-addr.arpa": named would still load it after its removal']
+    # Any other zone that goes is still refused, the administrator's own included.
+    gone = tuple(s for s in after if s.words[:2] != ("zone", "localhost"))
+    assert "localhost" in namedconf.compare(before, gone, expected, "198.51.100.10", {}, removed=removed)[0]
+
+
 def test_listen_on_may_gain_only_the_servers_address():
     before = namedconf.parse("options {\n\tlisten-on {\n\t\t127.0.0.1/32;\n\t};\n};\n")
     good = namedconf.parse("options {\n\tlisten-on {\n\t\t127.0.0.1/32;\n\t\t198.51.100.10/32;\n\t};\n};\n")

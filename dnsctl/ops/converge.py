@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from dnsctl import apply, facts, interrupt, namedconf, plan, tsig, verify
 from dnsctl.errors import (
@@ -31,10 +32,15 @@ Wants = dict[str, dict[str, str]]
 
 
 def gather(
-    session: Session, server: str, wants: dict[str, str], keyring: tsig.Keyring | None = None
+    session: Session,
+    server: str,
+    wants: dict[str, str],
+    keyring: tsig.Keyring | None = None,
+    prune: Callable[[str], bool] | None = None,
 ) -> HostPlan:
     """Pre-flight one server: read its facts and files, refuse what must not be built on,
-    and plan with the run's TSIG keys. Writes nothing."""
+    and plan with the run's TSIG keys. Writes nothing. prune: which stale zones to remove
+    (see plan.plan_server)."""
     inventory = session.inventory
     connection = session.fleet[server]
     address = inventory.servers[server].address
@@ -54,7 +60,7 @@ def gather(
         )
     if not host_facts.bind_installed:
         # Nothing to diff against yet: converge() installs, then plans again.
-        return HostPlan(server, address, layout, host_facts, install=True)
+        return HostPlan(server, address, layout, host_facts, install=True, keyring=keyring or tsig.Keyring())
     primary_files = [layout.primary_file(zone) for zone, role in wants.items() if role == "primary"]
     # Every file dnsctl may change, read without following links; and named's main file.
     ours = list(
@@ -102,7 +108,7 @@ def gather(
         for zone, role in wants.items()
         if role == "primary"
     }
-    plan.plan_server(inventory, host_plan, wants, served, session.options.today())
+    plan.plan_server(inventory, host_plan, wants, served, session.options.today(), prune)
     host_plan.expected_zones = {
         zone: namedconf.expected_zone(inventory, zone, role, layout, host_plan.keyring)
         for zone, role in wants.items()
@@ -207,43 +213,72 @@ def converge(
     changed), so nothing runs outside the rollback after the first activation.
     """
     servers = [server for stage in stages for server in stage]
-    session.connect(servers)
-    session.lock(servers)
-    report = session.report
-    started = time.monotonic()
-    if keyring is None:
-        keyring = keys.current_keyring(session, wants)
-    plans = dict(
-        zip(
-            servers,
-            session.fleet.each(servers, lambda s: gather(session, s, wants[s], keyring)),
-            strict=True,
-        )
-    )
-    report.add(",".join(servers), "pre-flight and plan", seconds=time.monotonic() - started)
-    show_plans(report, plans)
+    plans = plan_servers(session, wants, servers, keyring=keyring)
+    show_plans(session.report, plans)
     if session.options.dry_run:
-        report.text("dry run: nothing was changed")
+        session.report.text("dry run: nothing was changed")
         return plans
     if all(host_plan.empty for host_plan in plans.values()):
         if follow_secondaries:
             # Nothing changed, so nothing to roll back: one out of sync is a plain failure.
             session.fleet.each(servers, lambda s: _confirm_transfers(session, plans, wants, s))
         return plans
-    session.options.confirm("Apply these changes?")
+    carry_out(session, plans, wants, stages, follow_secondaries=follow_secondaries)
+    return plans
+
+
+def plan_servers(
+    session: Session,
+    wants: Wants,
+    servers: list[str],
+    *,
+    keyring: tsig.Keyring | None = None,
+    prune: Callable[[str], bool] | None = None,
+) -> dict[str, HostPlan]:
+    """Connect to and lock every server, then read and plan each, all in parallel. Writes
+    nothing but a TSIG key none of the zones' primaries holds yet (see converge)."""
+    session.connect(servers)
+    session.lock(servers)
+    started = time.monotonic()
+    if keyring is None:
+        keyring = keys.current_keyring(session, wants)
+    plans = dict(
+        zip(
+            servers,
+            session.fleet.each(servers, lambda s: gather(session, s, wants[s], keyring, prune)),
+            strict=True,
+        )
+    )
+    session.report.add(",".join(servers), "pre-flight and plan", seconds=time.monotonic() - started)
+    return plans
+
+
+def carry_out(
+    session: Session,
+    plans: dict[str, HostPlan],
+    wants: Wants,
+    stages: list[list[str]],
+    *,
+    question: str = "Apply these changes?",
+    prune: Callable[[str], bool] | None = None,
+    follow_secondaries: bool = False,
+) -> None:
+    """Ask, install BIND where it is missing (and plan those hosts again), then stage and
+    validate every host, activate stage by stage, and roll back if anything fails."""
+    report = session.report
+    session.options.confirm(question)
     bare = [server for server, host_plan in plans.items() if host_plan.install]
 
     def install(server: str) -> HostPlan:
         # The configuration files only exist once BIND is there: plan again on them.
         with report.step(server, f"install {' '.join(plans[server].layout.packages)}"):
             apply.install(session.fleet[server], plans[server])
-        return gather(session, server, wants[server], keyring)
+        return gather(session, server, wants[server], plans[server].keyring, prune)
 
     for server, host_plan in zip(bare, session.fleet.each(bare, install), strict=True):
         plans[server] = host_plan
         show_plans(report, {server: host_plan})
     _apply(session, plans, wants, stages, follow_secondaries)
-    return plans
 
 
 def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
@@ -304,12 +339,21 @@ def _apply(
                         with report.step(name, f"firewalld: allow dns in zone {zone}"):
                             apply.open_firewall(fleet[name], host_plan)
                     _confirm_serials(session, host_plan)
+
+            def follow(name: str, stage: list[str] = group) -> None:
+                host_plan = plans[name]
+                if name in busy:
+                    late = _asked_too_early(session, plans, wants, name, stage, busy)
+                    if late:
+                        with report.step(name, f"refresh {', '.join(late)} now that the primary serves it"):
+                            apply.refresh(fleet[name], late)
                     for zone in host_plan.retransfer:
                         keys.prove_transfer(session, host_plan, zone, _primary_serial(session, plans, zone))
                 if name in busy or follow_secondaries:
                     _confirm_transfers(session, plans, wants, name)
 
             fleet.each(group, activate)
+            fleet.each(group, follow)  # only now does every primary of this stage serve
     except BaseException as exc:
         with interrupt.shield("finishing the rollback"):
             for name in busy:  # what is still staged, also on a host whose activation stopped half-way
@@ -317,6 +361,32 @@ def _apply(
             if not activations:
                 raise  # stopped before the first activation: nothing was changed
             rollback.roll_back(session, plans, wants, activations, exc)
+
+
+def _asked_too_early(
+    session: Session,
+    plans: dict[str, HostPlan],
+    wants: Wants,
+    server: str,
+    stage: list[str],
+    busy: list[str],
+) -> list[str]:
+    """Secondary zones this run configured on server whose primary took its change in the
+    same stage (servers that are each other's primary share one).
+
+    The secondary asked for such a zone when it was activated, maybe before its primary
+    served it or opened DNS in its firewall, and the primary's NOTIFY may have met the
+    secondary's closed firewall; BIND would then wait out its retry interval.
+    """
+    changed = plans[server].changed_zones()
+    return [
+        zone
+        for zone, role in wants[server].items()
+        if role == "secondary"
+        and zone in changed
+        and session.inventory.zones[zone].primary in stage
+        and session.inventory.zones[zone].primary in busy
+    ]
 
 
 def _confirm_serials(session: Session, host_plan: HostPlan) -> None:
