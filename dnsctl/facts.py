@@ -258,6 +258,65 @@ def parse_missing_dirs(text: str) -> set[str]:
     return missing
 
 
+# Everything gather() reads, in one round trip, before the host's OS is known: its facts,
+# then for each layout it may have, that layout's missing directories and its files. Each
+# part is its script above, run as a shell function. $1 the server's address; then per
+# layout three words: its name, its directories and its READ_FILES_SCRIPT arguments, each
+# list one path per line (dnsctl's paths and zone names never hold a newline).
+PREFLIGHT_SCRIPT = f"""
+host_facts() {{
+{HOST_SCRIPT}
+}}
+missing_dirs() {{
+{MISSING_DIRS_SCRIPT}
+}}
+read_files() {{
+{READ_FILES_SCRIPT}
+}}
+"""
+PREFLIGHT_SCRIPT += r"""
+# Call function $1 with the lines of $2 as its arguments: split at newlines only, no globbing.
+on_lines() (
+  IFS='
+'
+  set -f
+  set -- "$1" $2
+  set +f
+  unset IFS
+  "$@"
+)
+host_facts "$1"; shift
+while [ $# -ge 3 ]; do
+  echo "@@layout $1"
+  echo "@@missing-dirs"; on_lines missing_dirs "$2"
+  echo "@@files"; on_lines read_files "$3"
+  shift 3
+done
+"""
+_LAYOUT_PART = re.compile(r"^@@layout (\S+)\n", re.MULTILINE)
+_LAYOUT_READS = re.compile(r"^@@(?:missing-dirs|files)\n", re.MULTILINE)
+
+
+def preflight_arguments(address: str, reads: dict[str, tuple[list[str], list[str]]]) -> list[str]:
+    """PREFLIGHT_SCRIPT's arguments: reads maps a layout's name to (directories, READ_FILES
+    arguments)."""
+    words = [address]
+    for name, (directories, arguments) in reads.items():
+        words += [name, "\n".join(directories), "\n".join(arguments)]
+    return words
+
+
+def split_preflight(text: str) -> tuple[str, dict[str, tuple[str, str]]]:
+    """PREFLIGHT_SCRIPT's output: the facts, and per layout its MISSING_DIRS_SCRIPT and
+    READ_FILES_SCRIPT output, to be parsed only for the layout the host turns out to have."""
+    facts_text, *parts = _LAYOUT_PART.split(text)
+    reads = {}
+    for name, body in zip(parts[::2], parts[1::2], strict=True):
+        _, dirs_text, files_text = _LAYOUT_READS.split(body, maxsplit=2)
+        reads[name] = (dirs_text, files_text)
+    return facts_text, reads
+
+
 # --- clients: NetworkManager, the resolver, and who answered ---------------------------
 
 NM_READ_SCRIPT = r"""

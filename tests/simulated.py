@@ -238,7 +238,17 @@ class BindServer:
         self.dns.down.pop(self.address, None)
         self.load()
 
-    def on_facts(self, call: Call) -> Result:
+    def on_preflight(self, call: Call) -> Result:
+        """PREFLIGHT_SCRIPT: the facts, then per layout its missing directories and its files."""
+        words = call.words[5:]  # after sh -c SCRIPT dnsctl-preflight ADDRESS
+        text = self.facts_text()
+        for name, dirs, arguments in zip(words[::3], words[1::3], words[2::3], strict=True):
+            text += f"@@layout {name}\n"
+            text += "@@missing-dirs\n" + self.missing_dirs_text(dirs.split("\n") if dirs else [])
+            text += "@@files\n" + self.read_text(arguments.split("\n") if arguments else [])
+        return ok(call, text)
+
+    def facts_text(self) -> str:
         tools = TOOLS if self.installed else ("firewall-cmd", "nmcli", "systemctl")
         firewall = [f"state={self.firewall}"]
         if self.firewall == "running":
@@ -254,11 +264,13 @@ class BindServer:
             + f"@@named\n{'active' if self.named_active else 'inactive'}\n@@firewall\n"
             + "".join(f"{line}\n" for line in firewall)
         )
-        return ok(call, text)
+        return text
 
     def on_read_files(self, call: Call) -> Result:
+        return ok(call, self.read_text(list(call.words[4:])))
+
+    def read_text(self, words: list[str]) -> str:
         """READ_FILES_SCRIPT: files dnsctl may change, `--`, include targets (paths or patterns)."""
-        words = list(call.words[4:])
         split = words.index("--") if "--" in words else len(words)
         lines = []
         for path in words[:split]:
@@ -272,7 +284,7 @@ class BindServer:
                 matches = [canonical] if canonical in self.host.files else []
             for match in matches:
                 lines += [f"={target}", match, *self._show(match)]
-        return ok(call, "".join(f"{line}\n" for line in lines))
+        return "".join(f"{line}\n" for line in lines)
 
     def _show(self, path: str) -> list[str]:
         if path in self.links:
@@ -289,9 +301,9 @@ class BindServer:
         journals = [path for path in call.words[4:] if f"{path}.jnl" in self.host.files]
         return ok(call, f"@@checkconf\n{status}\n@@journals\n" + "".join(f"{p}\n" for p in journals))
 
-    def on_missing_dirs(self, call: Call) -> Result:
-        lines = [f"!{d}" if d in self.links else d for d in call.words[4:] if d not in self.host.dirs]
-        return ok(call, "".join(f"{line}\n" for line in lines))
+    def missing_dirs_text(self, dirs: list[str]) -> str:
+        lines = [f"!{d}" if d in self.links else d for d in dirs if d not in self.host.dirs]
+        return "".join(f"{line}\n" for line in lines)
 
     def on_make_dir(self, call: Call) -> Result:
         self.host.dirs.add(call.words[4])
@@ -441,20 +453,19 @@ class BindServer:
 
     # --- the steps of a run, in the order dnsctl runs them ------------------------------------
 
-    def preflight(self, *, secondary: bool = False, facts_only: bool | None = None) -> None:
-        """gather(): facts, the files, does named accept today's files, (secondaries) missing dirs.
+    def preflight(self, *, facts_only: bool | None = None, writes: bool = True) -> None:
+        """gather(): facts, missing directories and files in one read; once there is a change,
+        the rest of named's include chain; when the plan writes anything, does named accept
+        today's files.
 
-        facts_only (default: BIND is not installed yet): gather stops after the facts.
+        facts_only (default: BIND is not installed yet): gather stops after the read.
         """
-        self.host.expect(script(facts.HOST_SCRIPT), respond=self.on_facts)
+        self.host.expect(script(facts.PREFLIGHT_SCRIPT), respond=self.on_preflight)
         if not self.installed if facts_only is None else facts_only:
             return
-        self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
-        self.host.expect(script(facts.EXISTING_SCRIPT), respond=self.on_existing)
-        # Once there is a change, the rest of named's include chain, as deep as it goes.
         self.host.allow(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
-        if secondary:
-            self.host.expect(script(facts.MISSING_DIRS_SCRIPT), respond=self.on_missing_dirs)
+        if writes:
+            self.host.expect(script(facts.EXISTING_SCRIPT), respond=self.on_existing)
 
     def install(self) -> None:
         self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self.on_install)

@@ -13,7 +13,7 @@ import signal
 import dns.serial
 import pytest
 
-from dnsctl import apply, facts, interrupt, render
+from dnsctl import apply, interrupt, render
 from dnsctl.errors import (
     Aborted,
     CommandFailed,
@@ -152,7 +152,7 @@ def test_a_second_run_plans_nothing(scene):
     after_first = snapshot(ns1)
     writes = len(ns1.host.writes)
 
-    ns1.preflight()
+    ns1.preflight(writes=False)
     init_primary(scene.session(), ZONE)
 
     assert ns1.host.files == after_first and len(ns1.host.writes) == writes
@@ -220,7 +220,7 @@ def test_add_slave_on_a_fresh_secondary(scene):
     ns1, _ = older_primary(scene)
     ns2 = scene.server("ns2")
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns1.stage((ZONE,))
     ns2.stage(create_dir=True)
     ns1.activate()
@@ -332,7 +332,7 @@ def test_stopped_firewalld_is_a_precondition(scene):
 def test_unknown_os_family_is_a_precondition(scene):
     ns1 = scene.server("ns1")
     ns1.os_release = "ID=alpine\n"
-    ns1.host.expect(script(facts.HOST_SCRIPT), respond=ns1.on_facts)
+    ns1.preflight(facts_only=True)
     with pytest.raises(PreconditionError, match=r"set servers\.ns1\.layout"):
         init_primary(scene.session(), ZONE)
 
@@ -402,7 +402,7 @@ def test_secondary_reload_failure_rolls_back_primary_and_secondary(scene):
     ns2 = scene.server("ns2")
     ns2_files = snapshot(ns2)
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns1.stage((ZONE,))
     ns2.stage(create_dir=True)
     ns1.activate()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+import subprocess
 
 import pytest
 
@@ -145,3 +146,35 @@ def test_missing_dirs_refuses_a_link():
 
 def test_sections():
     assert facts.sections("ignored\n@@a\n1\n2\n@@b\n@@a\n3\n") == {"a": ["1", "2", "3"], "b": []}
+
+
+def test_preflight_is_every_read_in_one_command(tmp_path):
+    """Run for real by sh: each part sees only its own arguments, and each layout's reads come
+    back apart, so what the host's other layout would read (here a link) is never parsed."""
+    present, absent, link = tmp_path / "named.conf", tmp_path / "named.conf.dnsctl", tmp_path / "other"
+    present.write_text("ünïcödé ✓\n")
+    link.symlink_to(present)
+    reads = {
+        "debian": (
+            [str(tmp_path), str(tmp_path / "slaves")],
+            [str(present), str(absent), "--", str(present)],
+        ),
+        "rhel": ([str(link)], [str(link)]),
+    }
+    argv = [
+        "sh",
+        "-c",
+        facts.PREFLIGHT_SCRIPT,
+        "dnsctl-preflight",
+        *facts.preflight_arguments("192.0.2.1", reads),
+    ]
+    result = subprocess.run(argv, capture_output=True, text=True, check=True)
+    facts_text, read = facts.split_preflight(result.stdout)
+    assert "@@os-release" in facts_text and "@@firewall" in facts_text
+    dirs_text, files_text = read["debian"]
+    assert facts.parse_missing_dirs(dirs_text) == {str(tmp_path / "slaves")}
+    files = facts.parse_files(files_text)
+    assert files[str(present)].text == "ünïcödé ✓\n" and files[str(absent)].text is None
+    assert facts.parse_resolved(files_text) == {str(present): [str(present)]}
+    with pytest.raises(PreconditionError, match="symbolic link"):
+        facts.parse_files(read["rhel"][1])

@@ -287,7 +287,7 @@ def test_add_slave_whose_transfer_does_not_come_is_rolled_back(monkeypatch):
     ns2 = scene.server("ns2", dns_open=True)
     ns2_files = dict(ns2.host.files)
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns1.stage((ZONE,))
     ns2.stage(create_dir=True)
     ns1.activate()

@@ -68,7 +68,7 @@ def set_up_with_tsig(scene: Scene):
     ns1, ns2 = scene.server("ns1", dns_open=True), scene.server("ns2", dns_open=True)
     ns1.read_keys(make=True)
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns1.stage((ZONE,))
     ns2.stage(create_dir=True)
     ns1.activate()
@@ -111,8 +111,8 @@ def test_a_second_run_plans_nothing(scene):
     ns1, ns2 = set_up_with_tsig(scene)
     files = (dict(ns1.host.files), dict(ns2.host.files))
     ns1.read_keys()
-    ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns1.preflight(writes=False)
+    ns2.preflight(writes=False)
     ns2.transferred(ZONE)
 
     add_slave(scene.session(), ZONE)
@@ -130,7 +130,7 @@ def test_tsig_turned_on_for_a_zone_in_service(scene, monkeypatch):
     assert ns2.transfers == [f"{ZONE} with no key"]
     ns1.read_keys(make=True)
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns1.stage()
     ns2.stage()
     ns1.activate()
@@ -164,13 +164,13 @@ def expect_rotation(ns1, ns2, *, make: bool = True) -> None:
     """The commands of a whole rotation, step by step; make=False: ns1 already accepts both keys."""
     ns1.read_keys(make=make)
     # 1: ns1 accepts both
-    ns1.preflight()
+    ns1.preflight(writes=make)
     if make:
         ns1.stage()
         ns1.activate()
         ns1.reload()
     # 2: ns2 asks with the new one, proven by a forced transfer
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns2.stage()
     ns2.activate()
     ns2.reload()
@@ -178,7 +178,7 @@ def expect_rotation(ns1, ns2, *, make: bool = True) -> None:
     ns2.transferred(ZONE)
     # 3: ns1 accepts only the new one; ns2 is in sync, then made to transfer again
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight(writes=False)
     ns1.stage()
     ns1.activate()
     ns1.reload()
@@ -229,7 +229,7 @@ def test_a_secondary_that_cannot_transfer_with_the_new_key_goes_back_to_the_old_
     ns1.stage()
     ns1.activate()
     ns1.reload(loads=False)  # named keeps the old configuration: it never accepts the new key
-    ns2.preflight(secondary=True)
+    ns2.preflight()
     ns2.stage()
     ns2.activate()
     ns2.reload()
@@ -273,7 +273,7 @@ def test_rotate_dry_run_changes_nothing_and_shows_no_secret(scene, clock):
     clock["time"] = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
     ns1.read_keys(make=True)
     ns1.preflight()
-    ns2.preflight(secondary=True)
+    ns2.preflight()
 
     tsig_rotate(scene.session(dry_run=True), ZONE)
 

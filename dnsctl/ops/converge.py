@@ -24,6 +24,7 @@ from dnsctl.errors import (
 from dnsctl.ops import keys, rollback
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
+from dnsctl.platform import LAYOUTS, Layout
 from dnsctl.remote import Connection
 from dnsctl.report import Report
 
@@ -44,10 +45,19 @@ def gather(
     inventory = session.inventory
     connection = session.fleet[server]
     address = inventory.servers[server].address
-    host_facts = facts.parse_host_facts(
-        connection.run(["sh", "-c", facts.HOST_SCRIPT, "dnsctl-facts", address]).stdout,
-        inventory.servers[server].layout,
-    )
+    configured = inventory.servers[server].layout
+    primaries = [zone for zone, role in wants.items() if role == "primary"]
+    secondary = "secondary" in wants.values()
+    # One round trip, before the OS is known: what each layout the host may have would read.
+    reads = {
+        each.name: ([each.secondary_dir] if secondary else [], _read_arguments(each, primaries))
+        for each in ([LAYOUTS[configured]] if configured else LAYOUTS.values())
+    }
+    output = connection.run(
+        ["sh", "-c", facts.PREFLIGHT_SCRIPT, "dnsctl-preflight", *facts.preflight_arguments(address, reads)]
+    ).stdout
+    facts_text, read = facts.split_preflight(output)
+    host_facts = facts.parse_host_facts(facts_text, configured)
     layout = host_facts.layout
     if layout is None:
         raise PreconditionError(
@@ -61,25 +71,12 @@ def gather(
     if not host_facts.bind_installed:
         # Nothing to diff against yet: converge() installs, then plans again.
         return HostPlan(server, address, layout, host_facts, install=True, keyring=keyring or tsig.Keyring())
-    primary_files = [layout.primary_file(zone) for zone, role in wants.items() if role == "primary"]
+    dirs_text, files_text = read[layout.name]
     # Every file dnsctl may change, read without following links; and named's main file.
-    ours = list(
-        dict.fromkeys(
-            (
-                layout.options_file,
-                layout.include_parent,
-                layout.managed_conf,
-                tsig.key_file(layout),
-                *primary_files,
-            )
-        )
-    )
+    ours = _ours(layout, primaries)
     try:
-        output = connection.run(
-            ["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *ours, "--", layout.named_conf]
-        ).stdout
-        files = facts.parse_files(output)
-        resolved = facts.parse_resolved(output)
+        files = facts.parse_files(files_text)
+        resolved = facts.parse_resolved(files_text)
         _refuse_shared(files, ours)
     except PreconditionError as exc:
         raise PreconditionError(f"{server}: {exc}; nothing was changed") from None
@@ -88,10 +85,6 @@ def gather(
     if not named_conf:
         raise PreconditionError(f"{server}: {layout.named_conf} does not exist; is BIND installed as usual?")
     current.setdefault(layout.named_conf, files[named_conf[0]].text)
-    existing = facts.parse_existing(
-        connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *primary_files]).stdout
-    )
-    _refuse_existing(server, existing)
 
     host_plan = HostPlan(server, address, layout, host_facts, current=current, files=files)
     host_plan.keyring = keyring or tsig.Keyring()
@@ -104,9 +97,7 @@ def gather(
     # What named serves may be ahead of the file (edited by hand, not reloaded): ask,
     # unless the firewall is known to block us until this run opens it.
     served = {
-        zone: _served_serial(address, zone) if host_facts.firewall.dns_open else None
-        for zone, role in wants.items()
-        if role == "primary"
+        zone: _served_serial(address, zone) if host_facts.firewall.dns_open else None for zone in primaries
     }
     plan.plan_server(inventory, host_plan, wants, served, session.options.today(), prune)
     host_plan.expected_zones = {
@@ -117,13 +108,31 @@ def gather(
     try:
         if host_plan.changes:
             host_plan.chain = _chain(connection, host_plan, ours, resolved)
-        if host_plan.directories:
-            script = ["sh", "-c", facts.MISSING_DIRS_SCRIPT, "dnsctl", *host_plan.directories]
-            missing = facts.parse_missing_dirs(connection.run(script).stdout)
-            host_plan.directories = [path for path in host_plan.directories if path in missing]
+        missing = facts.parse_missing_dirs(dirs_text)
+        host_plan.directories = [path for path in host_plan.directories if path in missing]
     except PreconditionError as exc:
         raise PreconditionError(f"{server}: {exc}; nothing was changed") from None
+    if host_plan.writes:
+        # Only what will be built on must pass named-checkconf and have no journal: a run
+        # with nothing to write spares every host a full parse of its configuration.
+        primary_files = [layout.primary_file(zone) for zone in primaries]
+        existing = facts.parse_existing(
+            connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *primary_files]).stdout
+        )
+        _refuse_existing(server, existing)
     return host_plan
+
+
+def _ours(layout: Layout, primaries: list[str]) -> list[str]:
+    """Every file dnsctl may change on a server of this layout carrying these primary zones."""
+    primary_files = [layout.primary_file(zone) for zone in primaries]
+    files = (layout.options_file, layout.include_parent, layout.managed_conf, tsig.key_file(layout))
+    return list(dict.fromkeys((*files, *primary_files)))
+
+
+def _read_arguments(layout: Layout, primaries: list[str]) -> list[str]:
+    """READ_FILES_SCRIPT's arguments: the files dnsctl may change, then named's main file."""
+    return [*_ours(layout, primaries), "--", layout.named_conf]
 
 
 # Deeper include chains than this are refused rather than followed.
