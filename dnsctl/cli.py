@@ -273,7 +273,7 @@ def _can_ask() -> bool:
 
 def _require_consent(command: str, options: GlobalOptions, kwargs: dict[str, Any]) -> None:
     """A change is made only when asked for: --yes, or an answer on a terminal (issue 8)."""
-    if kwargs.get("yes") or kwargs.get("dry_run"):
+    if kwargs.get("yes") or kwargs.get("dry_run") or kwargs.get("check"):
         return
     see_plan = " (or --dry-run to only see the plan)" if "dry_run" in kwargs else ""
     if options.json:
@@ -413,6 +413,29 @@ def add_slave(session: ops.Session, zone: str, servers: tuple[str, ...], **optio
     """Make SERVERS (default: all the zone's secondaries) secondaries of ZONE and wait for the transfer."""
     _options(session, **options)
     ops.add_slave(session, zone, servers)
+
+
+@main.command("apply")
+@click.argument("zones", nargs=-1, shell_complete=complete_zones)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Also remove the zones dnsctl set up that the inventory no longer gives a server "
+    "(their files are kept in the backup directory).",
+)
+@click.option(
+    "--check",
+    "--expect-no-changes",
+    "check",
+    is_flag=True,
+    help="Only plan: exit 1 when something would change, 0 when nothing would.",
+)
+@with_change_options
+@run_op("apply", changes=True)
+def apply(session: ops.Session, zones: tuple[str, ...], prune: bool, check: bool, **options: Any) -> None:
+    """Converge every server to the inventory: ZONES (default: all), primaries before secondaries."""
+    _options(session, **options)
+    ops.apply_inventory(session, zones, prune=prune, check=check)
 
 
 @main.command("configure-client")

@@ -428,6 +428,26 @@ class BindServer:
             self.load()
         return ok(call, "server reload successful\n")
 
+    def on_refresh(self, call: Call) -> Result:
+        """`rndc refresh ZONE` for each zone: the secondary asks its primary again."""
+        stanzas = render.parse_managed(self.host.files.get(self.layout.managed_conf))
+        for zone in call.words[4:]:
+            match = _STANZA_FIELDS.search(stanzas[zone])
+            assert match and match.group(1) == "slave", zone
+            serial = self.transfer(zone, match.group(2), match.group(3), match.group(4))
+            if serial is not None:
+                self.dns.serve(self.address, zone, serial)
+        return ok(call)
+
+    def on_retire(self, call: Call) -> Result:
+        backup, moved = call.words[4], []
+        for target in call.words[5:]:
+            for path in (target, target + ".jnl"):
+                if path in self.host.files:
+                    self.host.files[backup + path] = self.host.files.pop(path)
+                    moved.append(path)
+        return ok(call, "".join(f"{path}\n" for path in moved))
+
     def on_service(self, call: Call) -> Result:
         action = call.words[1]
         if action in ("start", "restart"):
@@ -557,6 +577,14 @@ class BindServer:
             exactly("test", "-s", path),
             respond=lambda call: ok(call) if self.host.files.get(path) else failed(call, "", 1),
         )
+
+    def refresh(self) -> None:
+        """A secondary activated in the stage of its primary is told to ask it again."""
+        self.host.expect(script(apply.REFRESH_SCRIPT), respond=self.on_refresh)
+
+    def retire(self) -> None:
+        """apply --prune moves the removed zones' files into the run's backup directory."""
+        self.host.expect(script(apply.RETIRE_SCRIPT), respond=self.on_retire)
 
     def staged_leftovers(self) -> list[str]:
         """Staged files and validation copies dnsctl left behind."""

@@ -137,6 +137,7 @@ COMMANDS = {
     "record del": ["record", "del", "example.com", "pc1", "A", "--yes"],
     "record list": ["record", "list", "example.com"],
     "tsig rotate": ["tsig", "rotate", "example.com", "--yes"],
+    "apply": ["apply", "--yes"],
 }
 # The commands that change servers or clients: they run only with --yes, or after a yes on a terminal.
 CHANGING = [
@@ -147,6 +148,7 @@ CHANGING = [
     "record add",
     "record del",
     "tsig rotate",
+    "apply",
 ]
 
 
@@ -181,6 +183,7 @@ def sessions(monkeypatch):
         "record_del",
         "record_list",
         "tsig_rotate",
+        "apply_inventory",
     ):
         monkeypatch.setattr(ops, name, lambda *args, **kwargs: None)
     return opened
@@ -409,12 +412,21 @@ def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
 
 
 @pytest.mark.parametrize(
-    "name", ["init-primary", "add-slave", "configure-client", "record add", "record del", "tsig rotate"]
+    "name",
+    ["init-primary", "add-slave", "configure-client", "record add", "record del", "tsig rotate", "apply"],
 )
 def test_dry_run_needs_no_yes(sessions, good, name):
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
     assert run("-i", str(good), *args, "--dry-run").exit_code == 0
     assert len(sessions) == 1
+
+
+@pytest.mark.parametrize("flag", ["--check", "--expect-no-changes"])
+def test_apply_check_needs_no_yes(sessions, good, monkeypatch, flag):
+    asked = []
+    monkeypatch.setattr(ops, "apply_inventory", lambda session, zones, **kwargs: asked.append(kwargs))
+    assert run("-i", str(good), "apply", flag, "--prune").exit_code == 0
+    assert asked == [{"prune": True, "check": True}]
 
 
 @pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1), ("\n", 1), ("", 130)])

@@ -11,11 +11,13 @@ failover  failover-test
 records   record add | del | list
 keys      TSIG keys on the hosts: read, made on the primary, proven by a forced transfer
 tsig      tsig rotate
+inventory apply: every server converged to the inventory in one run
 """
 
 from dnsctl.ops.clients import configure_client
 from dnsctl.ops.doctor import doctor
 from dnsctl.ops.failover import failover_test
+from dnsctl.ops.inventory import apply_inventory
 from dnsctl.ops.records import record_add, record_del, record_list
 from dnsctl.ops.servers import add_slave, check, init_primary
 from dnsctl.ops.session import Options, Session, open_session
@@ -26,6 +28,7 @@ __all__ = [
     "Options",
     "Session",
     "add_slave",
+    "apply_inventory",
     "check",
     "configure_client",
     "doctor",
