@@ -11,6 +11,7 @@ import logging
 import os
 import shlex
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -19,10 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import paramiko
-
 from dnsctl import interrupt
 from dnsctl.errors import CommandFailed, DnsctlError, LockBusy, PreconditionError, RemoteError
+
+# paramiko imports invoke only to run ssh_config's `Match exec`, and dnsctl reads no
+# ssh_config; marked missing, as paramiko allows, it is not imported: 30 ms less of every
+# dnsctl run (measured: `import dnsctl.cli` 211 ms -> 181 ms).
+sys.modules.setdefault("invoke", None)  # type: ignore[assignment]
+
+import paramiko  # noqa: E402
 
 log = logging.getLogger("dnsctl.remote")
 
