@@ -208,6 +208,7 @@ def guard(connection: Connection, plan: HostPlan, main: str, check_dir: str) -> 
         plan.expected_keys,
         frozenset(tsig.parse_keys(plan.current.get(tsig.key_file(plan.layout)))),
         frozenset(plan.removed),
+        plan.policies,
     )
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -317,10 +318,10 @@ def install(connection: Connection, plan: HostPlan) -> None:
 
 
 PREPARE_DIR_SCRIPT = r"""
-# A directory named writes into: its mode from the umask at creation, its group by
-# lchown, so nothing follows a link planted meanwhile.
+# A directory named writes into: its mode from the umask at creation ($3, default 002),
+# its group by lchown, so nothing follows a link planted meanwhile.
 set -e
-umask 002
+umask "${3:-002}"
 mkdir -- "$1"
 chown -h -- "root:$2" "$1"
 """
@@ -329,7 +330,8 @@ chown -h -- "root:$2" "$1"
 def prepare(connection: Connection, plan: HostPlan) -> None:
     """Create the directories named must write into; staging needs them."""
     for directory in plan.directories:
-        connection.run(["sh", "-c", PREPARE_DIR_SCRIPT, "dnsctl-mkdir", directory, plan.layout.group])
+        umask = f"{0o777 & ~int(plan.directory_modes.get(directory, '0775'), 8):03o}"
+        connection.run(["sh", "-c", PREPARE_DIR_SCRIPT, "dnsctl-mkdir", directory, plan.layout.group, umask])
 
 
 ACTIVATE_SCRIPT = r"""
@@ -408,7 +410,25 @@ def activate(connection: Connection, activation: Activation) -> None:
         if not result.ok:
             discard(connection, plan)
             _refuse_changed(plan, result)
+    if plan.set_aside:
+        connection.run(
+            ["sh", "-c", SET_ASIDE_SCRIPT, "dnsctl-set-aside", activation.backup_dir, *plan.set_aside]
+        )
     reload(connection, plan)
+
+
+# Not put back by a rollback: named rebuilds a zone's signed copy from the zone
+# file and the keys, which stay where they are.
+SET_ASIDE_SCRIPT = r"""
+set -e
+backup=$1; shift
+for path in "$@"; do
+  if [ -e "$path" ] || [ -L "$path" ]; then
+    mkdir -p -- "$backup$(dirname -- "$path")"
+    mv -f -- "$path" "$backup$path"  # a link is moved, never followed
+  fi
+done
+"""
 
 
 def reload(connection: Connection, plan: HostPlan) -> None:

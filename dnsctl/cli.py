@@ -385,6 +385,11 @@ change_options = [
         show_default=True,
         help="Seconds to wait for named to serve the change.",
     ),
+    click.option(
+        "--allow-unsigning",
+        is_flag=True,
+        help="Turn DNSSEC off on a signed zone (remove its DS at the parent first).",
+    ),
 ]
 
 
@@ -641,6 +646,19 @@ def status(session: ops.Session, zones: tuple[str, ...]) -> None:
 def doctor(session: ops.Session, zone: str, secondary: str | None) -> None:
     """Walk ZONE's transfer path to SECONDARY (default: each); name the first broken link and its fix."""
     ops.doctor(session, zone, secondary)
+
+
+@main.group("dnssec")
+def dnssec_group() -> None:
+    """DNSSEC of signed zones (zones.NAME.dnssec in the inventory)."""
+
+
+@dnssec_group.command("ds")
+@click.argument("zone")
+@run_op("dnssec ds")
+def dnssec_ds(session: ops.Session, zone: str) -> None:
+    """Print the DS records of ZONE's key-signing keys for its parent, read by DNS from the primary."""
+    ops.dnssec_ds(session, zone)
 
 
 @main.command("check")

@@ -23,6 +23,7 @@ echo "@@tools"
 for tool in named named-checkconf named-checkzone rndc firewall-cmd nmcli systemctl; do
   command -v "$tool" >/dev/null 2>&1 && echo "$tool"
 done
+echo "@@named-version"; named -v 2>/dev/null
 echo "@@named"
 if command -v systemctl >/dev/null 2>&1; then systemctl is-active named 2>/dev/null
 elif pgrep -x named >/dev/null 2>&1; then echo active; else echo inactive; fi
@@ -186,6 +187,7 @@ class HostFacts:
     named_active: bool
     firewall: Firewall
     layout: Layout | None
+    named_version: tuple[int, int] | None = None  # (9, 18) from `named -v`; None if unknown
 
     @property
     def bind_installed(self) -> bool:
@@ -209,7 +211,14 @@ def parse_host_facts(text: str, layout_name: str | None = None) -> HostFacts:
         named_active=[line.strip() for line in parts.get("named", [])][:1] == ["active"],
         firewall=firewall,
         layout=LAYOUTS[layout_name] if layout_name else detect_layout(os_release),
+        named_version=parse_named_version(" ".join(parts.get("named-version", []))),
     )
+
+
+def parse_named_version(text: str) -> tuple[int, int] | None:
+    """(major, minor) from `named -v` output such as "BIND 9.18.49-1~deb12u1-Debian (...)"."""
+    match = re.search(r"\bBIND (\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 
 
 # --- the existing configuration: does named accept it, and does a zone take dynamic updates?

@@ -170,6 +170,18 @@ def _tsig_key_name(value: Any) -> bool | str:
     return name
 
 
+# An ISO 8601 duration as dnssec-policy takes it: P90D, P1Y, PT12H.
+_DURATION = re.compile(r"P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
+
+
+def _key_lifetime(text: str) -> str:
+    if text == "unlimited":
+        return text
+    if not _DURATION.fullmatch(text.upper()):
+        raise ValueError(f"{text!r} is not a duration like P90D, P1Y, PT12H, or unlimited")
+    return text.upper()
+
+
 HostAddress = Annotated[str, AfterValidator(_host_address)]
 AclEntry = Annotated[str, AfterValidator(_acl_entry)]
 ReverseNetwork = Annotated[str, AfterValidator(reverse_network)]
@@ -237,6 +249,32 @@ class Zone(_Model):
     # Zone transfers signed with a TSIG key: true (a key named after the zone) or a key
     # name that several zones of one primary share.
     tsig: Annotated[Any, AfterValidator(_tsig_key_name)] = False
+    # DNSSEC: true signs with BIND's built-in "default" policy; a string names a
+    # policy in [dnssec_policies] (or "default"); false leaves the zone unsigned.
+    dnssec: bool | str = False
+
+
+# DNSSEC algorithms dnssec-policy accepts, by the name BIND uses, with their numbers.
+DNSSEC_ALGORITHMS = {
+    "rsasha256": 8,
+    "rsasha512": 10,
+    "ecdsap256sha256": 13,
+    "ecdsap384sha384": 14,
+    "ed25519": 15,
+    "ed448": 16,
+}
+BUILTIN_POLICIES = ("default", "insecure", "none")
+_ALGORITHM = StringConstraints(to_lower=True, pattern=f"(?i)^(?:{'|'.join(DNSSEC_ALGORITHMS)})$")
+KeyLifetime = Annotated[str, AfterValidator(_key_lifetime)]
+
+
+class DnssecPolicy(_Model):
+    """A dnssec-policy of the inventory: algorithm, keys and their lifetimes, NSEC or NSEC3."""
+
+    algorithm: Annotated[str, _ALGORITHM] = "ecdsap256sha256"
+    ksk_lifetime: KeyLifetime = "unlimited"  # the KSK's lifetime, or the CSK's without zsk_lifetime
+    zsk_lifetime: KeyLifetime | None = None  # a separate ZSK with this lifetime; else one CSK signs all
+    nsec3: bool = False  # NSEC3 with RFC 9276's parameters (no extra iterations, no salt)
 
 
 class Inventory(_Model):
@@ -245,6 +283,7 @@ class Inventory(_Model):
     clients: dict[str, Client] = {}
     # The file's zones, then the reverse zones derived from them that the file does not list.
     zones: dict[str, Zone] = {}
+    dnssec_policies: dict[str, DnssecPolicy] = {}
     # Filled once at load: each zone's records, validated, and the reverse zones derived.
     _resolved: dict[str, list[ResolvedRecord]] = PrivateAttr(default_factory=dict)
     _derived: dict[str, Derived] = PrivateAttr(default_factory=dict)
@@ -313,6 +352,13 @@ class Inventory(_Model):
             return zone
         return setting or None
 
+    def signing_policy(self, zone: str) -> str | None:
+        """The dnssec-policy that signs the zone, or None when it is not signed."""
+        setting = self.zones[zone].dnssec
+        if setting is True:
+            return "default"
+        return setting or None
+
     def nameserver(self, server: str) -> str:
         """The server's name in NS records, lower case.
 
@@ -379,6 +425,7 @@ def _check_semantics(
     _check_hosts(inventory, problems)
     _check_zones(inventory, problems, record_indexes, unchecked)
     _check_tsig(inventory, problems)
+    _check_dnssec(inventory, problems, unchecked)
 
 
 @dataclass
@@ -495,6 +542,7 @@ def _model_at(loc: tuple[Any, ...]) -> type[_Model] | None:
         ("clients", "*"): Client,
         ("zones", "*"): Zone,
         ("zones", "*", "records", "#"): Record,
+        ("dnssec_policies", "*"): DnssecPolicy,
     }
     shape = tuple("#" if isinstance(part, int) else "*" if i % 2 else part for i, part in enumerate(loc))
     return shapes.get(shape)
@@ -745,6 +793,26 @@ def _check_tsig(inventory: Inventory, problems: _Problems) -> None:
                 f"key {key!r} is also the key of zone {other}, whose primary is "
                 f"{inventory.zones[other].primary}: zones sharing a key must share their primary",
             )
+
+
+def _check_dnssec(inventory: Inventory, problems: _Problems, unchecked: set[tuple[str, ...]]) -> None:
+    for name in inventory.dnssec_policies:
+        if not _HOST_KEY.fullmatch(name) or name in BUILTIN_POLICIES:
+            builtin = ", ".join(BUILTIN_POLICIES)
+            problems.add(
+                ("dnssec_policies", name),
+                f"policy name must be letters, digits, '-' or '_', and not {builtin}",
+            )
+    for zone_name, zone in inventory.zones.items():
+        setting = zone.dnssec
+        if not isinstance(setting, str) or setting == "default" or setting in inventory.dnssec_policies:
+            continue
+        if ("dnssec_policies",) in unchecked or ("dnssec_policies", setting) in unchecked:
+            continue  # the policy is there, with a problem of its own
+        known = ", ".join(["default", *inventory.dnssec_policies])
+        problems.add(
+            ("zones", zone_name, "dnssec"), f"unknown policy {setting!r} (true, false, or one of: {known})"
+        )
 
 
 def _server_fields(zone_name: str, zone: Zone) -> list[tuple[str, tuple[Any, ...]]]:

@@ -19,7 +19,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from dnsctl import render, tsig
+from dnsctl import dnssec, render, tsig
 from dnsctl.errors import PreconditionError
 from dnsctl.models import Inventory
 from dnsctl.platform import Layout
@@ -126,9 +126,17 @@ def _list(words: tuple[str, ...] | list[str], name: str) -> Statement:
 
 
 def expected_zone(
-    inventory: Inventory, zone_name: str, role: str, layout: Layout, keyring: tsig.Keyring | None = None
+    inventory: Inventory,
+    zone_name: str,
+    role: str,
+    layout: Layout,
+    keyring: tsig.Keyring | None = None,
+    version: tuple[int, int] | None = None,
 ) -> Statement:
-    """The zone as named must parse it, from the inventory's typed values and the run's TSIG keys."""
+    """The zone as named must parse it, from the inventory's typed values and the run's TSIG keys.
+
+    version: the BIND version on the host (`named -v`), which decides how a signed zone says so.
+    """
     zone = inventory.zones[zone_name]
     query = _list(render.query_acl(inventory, zone), "allow-query")
     keyring = keyring or tsig.Keyring()
@@ -144,6 +152,7 @@ def expected_zone(
         clauses = [
             Statement(("type", "primary")),
             Statement(("file", layout.primary_file(zone_name))),
+            *_signing(inventory, zone_name, layout, version),
             query,
             transfer,
         ]
@@ -178,6 +187,18 @@ def expected_keys(key_file: str | None) -> dict[str, Statement]:
     return statements
 
 
+def _signing(
+    inventory: Inventory, zone_name: str, layout: Layout, version: tuple[int, int] | None
+) -> list[Statement]:
+    policy = inventory.signing_policy(zone_name)
+    if policy is None:
+        return []
+    clauses = [Statement(("dnssec-policy", policy))]
+    if version is None or version < dnssec.POLICY_CARRIES_INLINE_SIGNING:
+        clauses.append(Statement(("inline-signing", "yes")))
+    return [*clauses, Statement(("key-directory", dnssec.key_directory(layout)))]
+
+
 def compare(
     before: tuple[Statement, ...],
     after: tuple[Statement, ...],
@@ -188,6 +209,7 @@ def compare(
     keys: dict[str, Statement] | None = None,
     dropped_keys: frozenset[str] = frozenset(),
     removed: frozenset[str] = frozenset(),
+    policies: frozenset[str] = frozenset(),
 ) -> list[str]:
     """Every way the staged configuration (after) differs from what the inventory allows.
 
@@ -197,7 +219,9 @@ def compare(
     kept byte for byte, which named loads again when the include block comes back.
     keys are the TSIG keys dnsctl's key file defines after the change, each loaded
     exactly as planned; dropped_keys, the ones it defined before, which may go;
-    removed, the zones of dnsctl's file this run takes away (apply --prune).
+    removed, the zones of dnsctl's file this run takes away (apply --prune);
+    policies names the dnssec-policy statements dnsctl's file holds (named checks their
+    grammar, and nothing but keys and signing parameters can be said in one).
     """
     problems: list[str] = []
     keys = keys or {}
@@ -218,6 +242,7 @@ def compare(
             problems.append(f'zone "{name}": named would still load it after its removal')
     ours = {("zone", name) for name in (*expected, *carried, *removed)}
     ours |= {("key", name) for name in (*keys, *dropped_keys)}
+    ours |= {("dnssec-policy", name) for name in policies}
     problems += _other_differences(before, after, ours, address)
     return problems
 

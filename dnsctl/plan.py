@@ -17,7 +17,7 @@ from typing import Literal
 
 import dns.serial
 
-from dnsctl import render, tsig
+from dnsctl import dnssec, render, tsig
 from dnsctl.facts import FileState, HostFacts
 from dnsctl.models import Inventory
 from dnsctl.namedconf import Chain, Statement
@@ -59,6 +59,11 @@ class HostPlan:
     restart: bool = False
     # zones whose new serial named must serve after activation: zone -> serial
     expect_serials: dict[str, int] = field(default_factory=dict)
+    # zones signed inline before or after this run: named serves a serial at or after the file's
+    inline_signed: set[str] = field(default_factory=set)
+    # files named must not find when it loads the new configuration; moved into the backup
+    set_aside: list[str] = field(default_factory=list)
+    directory_modes: dict[str, str] = field(default_factory=dict)  # default 0775
     activated_at: float | None = None  # time.monotonic() when named was given the change
     # For staging safely: each file as read (owner, mode, links, real path), the include
     # chain named will read, and the zones this run writes as named must parse them.
@@ -66,6 +71,7 @@ class HostPlan:
     chain: Chain | None = None
     expected_zones: dict[str, Statement] = field(default_factory=dict)
     expected_keys: dict[str, Statement] = field(default_factory=dict)  # the key statements it loads
+    policies: frozenset[str] = frozenset()  # the dnssec-policy statements dnsctl's file holds
     staged: dict[str, str] = field(default_factory=dict)  # target -> its staged file, until moved
     keyring: tsig.Keyring = field(default_factory=tsig.Keyring)  # the TSIG keys of this run
     # secondary zones whose primary (or key) changes: a forced transfer must prove the new one
@@ -80,7 +86,7 @@ class HostPlan:
 
     @property
     def writes(self) -> bool:
-        return bool(self.changes or self.directories or self.install)
+        return bool(self.changes or self.directories or self.install or self.set_aside)
 
     @property
     def empty(self) -> bool:
@@ -92,12 +98,16 @@ class HostPlan:
         if self.install:
             packages = " ".join(self.layout.packages)
             return [f"install {packages}, then plan the configuration on what it installed"]
-        lines += [f"create directory {path}" for path in self.directories]
+        for path in self.directories:
+            mode = self.directory_modes.get(path)
+            lines.append(f"create directory {path}" + (f" (mode {mode})" if mode else ""))
         for change in self.changes:
             verb = "create" if change.old is None else "update"
             lines.append(f"{verb} {change.path}")
         for zone, role in self.removed.items():
             lines.append(f"remove zone {zone} ({role}), keeping its file in the backup")
+        if self.set_aside:
+            lines.append(f"set aside (when present) {_braced(self.set_aside)}")
         if self.restart:
             lines.append(f"restart {self.layout.service}")
         elif not self.facts.named_active:
@@ -158,6 +168,15 @@ def stale_zones(inventory: Inventory, plan: HostPlan) -> dict[str, str]:
     return {zone: found.role for zone, found in managed.items() if zone not in carried}
 
 
+def _braced(paths: list[str]) -> str:
+    """/d/z.db.jnl /d/z.db.signed -> /d/z.db.{jnl,signed}: one group per file they belong to."""
+    groups: dict[str, list[str]] = {}
+    for path in paths:
+        base, _, suffix = path.partition(".db.")
+        groups.setdefault(base + ".db.", []).append(suffix)
+    return " ".join(base + (f"{{{','.join(s)}}}" if len(s) > 1 else s[0]) for base, s in groups.items())
+
+
 # --- what a server should carry, as file contents ------------------------------------
 
 
@@ -179,17 +198,36 @@ def newest_serial(*serials: int | None) -> int | None:
 
 
 def plan_zone_file(
-    inventory: Inventory, plan: HostPlan, zone: str, served_serial: int | None, today: dt.date
+    inventory: Inventory,
+    plan: HostPlan,
+    zone: str,
+    served_serial: int | None,
+    today: dt.date,
+    *,
+    signed: bool = False,
+    renew: bool = False,
 ) -> None:
     """Add the zone file's change (if its content differs) and the serial named must then serve.
 
     The serial only moves when the content changes, and then always forward from
-    the larger of the file's serial and the one named serves.
+    the larger of the file's serial and the one named serves. It also moves when
+    renew says so (signing is turned on or off: secondaries must transfer the zone
+    again although its records did not change), and for an unsigned zone named
+    serves at a later serial than its file's: secondaries never follow a serial back.
     """
     path = plan.layout.primary_file(zone)
     old = plan.current.get(path)
     file_serial = render.zone_serial(old)
-    if file_serial is not None and old == render.render_zone(inventory, zone, file_serial):
+    behind = (
+        not signed
+        and None not in (file_serial, served_serial)
+        and dns.serial.Serial(served_serial) > dns.serial.Serial(file_serial)
+    )
+    if (
+        file_serial is not None
+        and old == render.render_zone(inventory, zone, file_serial)
+        and not (behind or renew)
+    ):
         plan.expect_serials[zone] = file_serial
         return
     serial = next_serial(newest_serial(file_serial, served_serial), today)
@@ -213,7 +251,8 @@ def plan_config(
         key = inventory.tsig_key(zone)
         if role == "primary":
             keys = plan.keyring.transfer_keys(key)
-            stanzas[zone] = render.primary_stanza(inventory, zone, layout, transfer_keys=keys)
+            signing = dnssec.zone_options(inventory, zone, layout, plan.facts.named_version)
+            stanzas[zone] = render.primary_stanza(inventory, zone, layout, signing, transfer_keys=keys)
         else:
             before = stanzas.get(zone)
             used = plan.keyring.primary_key(key)
@@ -232,7 +271,9 @@ def plan_config(
         return  # dnsctl has nothing on this server and nothing to put there
     keys_text = plan_key_file(plan, stanzas)
     preamble = [tsig.include_line(layout)] if keys_text is not None else []
-    new[layout.managed_conf] = render.render_managed(stanzas, preamble)
+    policies = dnssec.policy_statements(inventory, stanzas, current.get(layout.managed_conf))
+    plan.policies = frozenset(policies)
+    new[layout.managed_conf] = render.render_managed(stanzas, [*preamble, *policies.values()])
     new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
     if new.get(layout.options_file) is not None:
         new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], plan.address)
@@ -253,6 +294,40 @@ def plan_key_file(plan: HostPlan, stanzas: dict[str, str]) -> str | None:
     return text
 
 
+def plan_signing(inventory: Inventory, plan: HostPlan, zone: str) -> tuple[bool, bool]:
+    """What signing a primary zone needs on the host: whether it is signed after this run,
+    and whether that turns signing on or off."""
+    layout = plan.layout
+    stanza = render.parse_managed(plan.current.get(layout.managed_conf)).get(zone)
+    before = dnssec.stanza_policy(stanza)
+    after = inventory.signing_policy(zone)
+    flipped = stanza is not None and bool(before) != bool(after)  # a new zone has nothing to undo
+    if before or after:
+        plan.inline_signed.add(zone)
+    if after:
+        keys = dnssec.key_directory(layout)
+        if keys not in plan.directories:
+            plan.directories.append(keys)
+            plan.directory_modes[keys] = "0770"  # named writes keys there; nobody else reads them
+    if flipped:
+        # Inline signing's journal and signed copy belong to the other state: named
+        # refuses to load a zone whose journal does not match its file.
+        plan.set_aside += dnssec.inline_signing_files(layout.primary_file(zone))
+    return after is not None, flipped
+
+
+def plan_start_with_new_file(plan: HostPlan, zone: str) -> None:
+    """A signed zone whose file changes while named (re)starts loses its raw journal.
+
+    On a reload named compares the new file with the zone it holds and journals the
+    difference; at start-up it replays the journal onto the file instead, and refuses
+    a zone whose file no longer matches the journal's last version.
+    """
+    if plan.restart or not plan.facts.named_active:
+        path = plan.layout.primary_file(zone)
+        plan.set_aside += [f"{path}.jnl", f"{path}.jbk"]
+
+
 def plan_server(
     inventory: Inventory,
     plan: HostPlan,
@@ -268,7 +343,11 @@ def plan_server(
     """
     for zone, role in wants.items():
         if role == "primary":
-            plan_zone_file(inventory, plan, zone, served_serials.get(zone), today)
+            signed, flipped = plan_signing(inventory, plan, zone)
+            served = served_serials.get(zone)
+            plan_zone_file(inventory, plan, zone, served, today, signed=signed, renew=flipped)
+            if signed and plan.layout.primary_file(zone) in {c.path for c in plan.changes}:
+                plan_start_with_new_file(plan, zone)
         elif plan.layout.secondary_dir not in plan.directories:
             plan.directories.append(plan.layout.secondary_dir)
     plan.stale = stale_zones(inventory, plan)

@@ -194,9 +194,15 @@ def query_acl(inventory: Inventory, zone: Zone) -> list[str]:
 
 
 def primary_stanza(
-    inventory: Inventory, zone_name: str, layout: Layout, *, transfer_keys: Sequence[str] = ()
+    inventory: Inventory,
+    zone_name: str,
+    layout: Layout,
+    options: Sequence[str] = (),
+    *,
+    transfer_keys: Sequence[str] = (),
 ) -> str:
-    """transfer_keys: the TSIG keys a transfer must be signed with; none: the secondaries' addresses."""
+    """options: further zone options, one statement each (what DNSSEC signing needs);
+    transfer_keys: the TSIG keys a transfer must be signed with; none: the secondaries' addresses."""
     zone = inventory.zones[zone_name]
     secondaries = [inventory.servers[name].address for name in zone.secondaries]
     transfer = [f'key "{key}"' for key in transfer_keys] or secondaries
@@ -204,6 +210,7 @@ def primary_stanza(
         f'zone "{zone_name}" {{',
         "\ttype master;",
         f'\tfile "{layout.primary_file(zone_name)}";',
+        *(f"\t{option}" for option in options),
         f"\tallow-query {{ {_acl(query_acl(inventory, zone))} }};",
         f"\tallow-transfer {{ {_acl(transfer)} }};",
     ]

@@ -14,6 +14,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.serial
 import dns.xfr
 import dns.zone
 from dns.rdata import Rdata
@@ -35,10 +36,17 @@ class SoaAnswer:
 
 
 def ask(
-    server: str, name: str | dns.name.Name, rdtype: str, timeout: float = 2.0, *, tcp: bool = False
+    server: str,
+    name: str | dns.name.Name,
+    rdtype: str,
+    timeout: float = 2.0,
+    *,
+    tcp: bool = False,
+    want_dnssec: bool = False,
 ) -> dns.message.Message:
-    """One query to one server, UDP first, TCP when truncated (or only TCP with tcp=True)."""
-    query = dns.message.make_query(name, rdtype)
+    """One query to one server, UDP first, TCP when truncated (or only TCP with tcp=True);
+    want_dnssec asks for RRSIGs too."""
+    query = dns.message.make_query(name, rdtype, want_dnssec=want_dnssec)
     query.flags &= ~dns.flags.RD
     if tcp:
         return dns.query.tcp(query, server, timeout=timeout)
@@ -58,7 +66,7 @@ def soa(server: str, zone: str, timeout: float = 2.0, *, tcp: bool = False) -> S
     try:
         response = ask(server, zone, "SOA", timeout, tcp=tcp)
     except (dns.exception.DNSException, OSError) as exc:
-        return SoaAnswer(None, False, "-", _why(exc))
+        return SoaAnswer(None, False, "-", why(exc))
     authoritative = bool(response.flags & dns.flags.AA)
     for rrset in response.answer:
         if rrset.rdtype == dns.rdatatype.SOA:
@@ -66,15 +74,29 @@ def soa(server: str, zone: str, timeout: float = 2.0, *, tcp: bool = False) -> S
     return SoaAnswer(None, authoritative, dns.rcode.to_text(response.rcode()))
 
 
-def wait_for_serial(server: str, zone: str, serial: int, timeout: float) -> SoaAnswer:
-    """Poll until server answers zone authoritatively with serial; the last answer."""
+def wait_for_serial(
+    server: str, zone: str, serial: int, timeout: float, *, at_least: bool = False
+) -> SoaAnswer:
+    """Poll until server answers zone authoritatively with serial; the last answer.
+
+    at_least also accepts a later serial (RFC 1982): a signed zone's serial moves
+    ahead of its file's each time named re-signs it.
+    """
     deadline = time.monotonic() + timeout
     while True:
         interrupt.checkpoint()
         answer = soa(server, zone, timeout=1.0)
-        if (answer.ok and answer.serial == serial) or time.monotonic() >= deadline:
+        if serial_reached(answer, serial, at_least=at_least) or time.monotonic() >= deadline:
             return answer
         time.sleep(0.1)
+
+
+def serial_reached(answer: SoaAnswer, serial: int, *, at_least: bool = False) -> bool:
+    if not answer.ok or answer.serial is None:
+        return False
+    if at_least:
+        return dns.serial.Serial(answer.serial) >= dns.serial.Serial(serial)
+    return answer.serial == serial
 
 
 def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str]:
@@ -90,7 +112,7 @@ def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str
         try:
             response = ask(server, owner, rdtype)
         except (dns.exception.DNSException, OSError) as exc:
-            problems.append(f"{label}: {_why(exc)}")
+            problems.append(f"{label}: {why(exc)}")
             continue
         got = {rdata.to_text() for rdata in _found(response, dns.name.from_text(owner), rdtype)}
         # The apex NS set also holds the zone's own servers, which dnsctl adds.
@@ -112,7 +134,7 @@ def check_rrsets(server: str, expected: dict[tuple[dns.name.Name, int], frozense
         try:
             response = ask(server, name, dns.rdatatype.to_text(rdtype))
         except (dns.exception.DNSException, OSError) as exc:
-            problems.append(f"{label}: {_why(exc)}")
+            problems.append(f"{label}: {why(exc)}")
             continue
         got = _found(response, name, rdtype)
         if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
@@ -151,7 +173,7 @@ def transfer(server: str, zone: str, timeout: float = 2.0) -> TransferAnswer:
     except dns.xfr.TransferError as exc:
         return TransferAnswer(True, f"refused ({dns.rcode.to_text(exc.rcode)})")
     except (dns.exception.DNSException, OSError, EOFError) as exc:
-        return TransferAnswer(None, _why(exc))
+        return TransferAnswer(None, why(exc))
     count = sum(len(rdataset) for _, rdataset in received.iterate_rdatasets())
     return TransferAnswer(False, f"transferred {count} records")
 
@@ -187,7 +209,7 @@ def drift(inventory: Inventory, zone_name: str, served_text: str) -> Drift:
     return Drift(sorted(served - expected), sorted(expected - served))
 
 
-def _why(exc: BaseException) -> str:
+def why(exc: BaseException) -> str:
     if isinstance(exc, dns.exception.Timeout):
         return "no answer (timeout)"
     if isinstance(exc, ConnectionRefusedError):

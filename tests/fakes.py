@@ -364,7 +364,9 @@ class FakeDns:
             return verify.SoaAnswer(None, False, "-", self.down[server])
         return self.answers.get((server, zone), REFUSED)
 
-    def wait_for_serial(self, server: str, zone: str, serial: int, timeout: float) -> verify.SoaAnswer:
+    def wait_for_serial(
+        self, server: str, zone: str, serial: int, timeout: float, *, at_least: bool = False
+    ) -> verify.SoaAnswer:
         # Nothing changes while a fake waits: state moves only with commands, so answer at once.
         interrupt.checkpoint()
         return self.soa(server, zone)
@@ -386,5 +388,7 @@ class FakeDns:
         return self
 
 
-def _no_real_query(server: str, name: object, rdtype: str, timeout: float = 2.0) -> None:
+def _no_real_query(
+    server: str, name: object, rdtype: str, timeout: float = 2.0, *, want_dnssec: bool = False
+) -> None:
     pytest.fail(f"a real DNS query ({name} {rdtype} to {server}) in a test that fakes DNS")

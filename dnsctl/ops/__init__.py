@@ -12,9 +12,11 @@ records   record add | del | list
 keys      TSIG keys on the hosts: read, made on the primary, proven by a forced transfer
 tsig      tsig rotate
 inventory apply: every server converged to the inventory in one run
+dnssec    dnssec ds, and the signature check of signed zones
 """
 
 from dnsctl.ops.clients import configure_client
+from dnsctl.ops.dnssec import dnssec_ds
 from dnsctl.ops.doctor import doctor
 from dnsctl.ops.failover import failover_test
 from dnsctl.ops.inventory import apply_inventory
@@ -31,6 +33,7 @@ __all__ = [
     "apply_inventory",
     "check",
     "configure_client",
+    "dnssec_ds",
     "doctor",
     "failover_test",
     "init_primary",

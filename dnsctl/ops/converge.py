@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 
-from dnsctl import apply, facts, interrupt, namedconf, plan, tsig, verify
+from dnsctl import apply, dnssec, facts, interrupt, namedconf, plan, render, tsig, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
@@ -21,7 +21,9 @@ from dnsctl.errors import (
     ValidationError,
     VerifyError,
 )
+from dnsctl.models import Inventory
 from dnsctl.ops import keys, rollback
+from dnsctl.ops.dnssec import verify_signing
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
 from dnsctl.platform import LAYOUTS, Layout
@@ -47,10 +49,9 @@ def gather(
     address = inventory.servers[server].address
     configured = inventory.servers[server].layout
     primaries = [zone for zone, role in wants.items() if role == "primary"]
-    secondary = "secondary" in wants.values()
     # One round trip, before the OS is known: what each layout the host may have would read.
     reads = {
-        each.name: ([each.secondary_dir] if secondary else [], _read_arguments(each, primaries))
+        each.name: (_directories(inventory, each, wants), _read_arguments(each, primaries))
         for each in ([LAYOUTS[configured]] if configured else LAYOUTS.values())
     }
     output = connection.run(
@@ -85,6 +86,10 @@ def gather(
     if not named_conf:
         raise PreconditionError(f"{server}: {layout.named_conf} does not exist; is BIND installed as usual?")
     current.setdefault(layout.named_conf, files[named_conf[0]].text)
+    stanzas = render.parse_managed(current.get(layout.managed_conf))
+    if not session.options.allow_unsigning:
+        for zone in primaries:
+            dnssec.refuse_unsigning(server, zone, stanzas.get(zone), inventory)
 
     host_plan = HostPlan(server, address, layout, host_facts, current=current, files=files)
     host_plan.keyring = keyring or tsig.Keyring()
@@ -101,7 +106,9 @@ def gather(
     }
     plan.plan_server(inventory, host_plan, wants, served, session.options.today(), prune)
     host_plan.expected_zones = {
-        zone: namedconf.expected_zone(inventory, zone, role, layout, host_plan.keyring)
+        zone: namedconf.expected_zone(
+            inventory, zone, role, layout, host_plan.keyring, host_facts.named_version
+        )
         for zone, role in wants.items()
     }
     host_plan.expected_keys = namedconf.expected_keys(host_plan.planned(tsig.key_file(layout)))
@@ -115,12 +122,26 @@ def gather(
     if host_plan.writes:
         # Only what will be built on must pass named-checkconf and have no journal: a run
         # with nothing to write spares every host a full parse of its configuration.
-        primary_files = [layout.primary_file(zone) for zone in primaries]
+        # A signed zone's journal is inline signing's record of its file's versions, not dynamic updates.
+        unsigned = [
+            layout.primary_file(zone) for zone in primaries if not dnssec.stanza_policy(stanzas.get(zone))
+        ]
         existing = facts.parse_existing(
-            connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *primary_files]).stdout
+            connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *unsigned]).stdout
         )
         _refuse_existing(server, existing)
     return host_plan
+
+
+def _directories(inventory: Inventory, layout: Layout, wants: dict[str, str]) -> list[str]:
+    """The directories a run may create on a server of this layout: a secondary's, and the key
+    directory of signed zones."""
+    directories = []
+    if "secondary" in wants.values():
+        directories.append(layout.secondary_dir)
+    if any(role == "primary" and inventory.signing_policy(zone) for zone, role in wants.items()):
+        directories.append(dnssec.key_directory(layout))
+    return directories
 
 
 def _ours(layout: Layout, primaries: list[str]) -> list[str]:
@@ -357,7 +378,7 @@ def _apply(
                         with report.step(name, f"refresh {', '.join(late)} now that the primary serves it"):
                             apply.refresh(fleet[name], late)
                     for zone in host_plan.retransfer:
-                        keys.prove_transfer(session, host_plan, zone, _primary_serial(session, plans, zone))
+                        keys.prove_transfer(session, host_plan, zone, primary_serial(session, plans, zone)[0])
                 if name in busy or follow_secondaries:
                     _confirm_transfers(session, plans, wants, name)
 
@@ -400,30 +421,45 @@ def _asked_too_early(
 
 def _confirm_serials(session: Session, host_plan: HostPlan) -> None:
     for zone, serial in host_plan.expect_serials.items():
-        with session.report.waiting(host_plan.server, f"wait for {zone} serial {serial}"):
-            answer = verify.wait_for_serial(host_plan.address, zone, serial, session.options.timeout)
-        if not (answer.ok and answer.serial == serial):
+        signed = zone in host_plan.inline_signed
+        wanted = f"{serial} or later" if signed else str(serial)
+        with session.report.waiting(host_plan.server, f"wait for {zone} serial {wanted}"):
+            answer = verify.wait_for_serial(
+                host_plan.address, zone, serial, session.options.timeout, at_least=signed
+            )
+        if not verify.serial_reached(answer, serial, at_least=signed):
             raise VerifyError(
-                f"{host_plan.server}: named does not serve {zone} serial {serial} after the change "
+                f"{host_plan.server}: named does not serve {zone} serial {wanted} after the change "
                 f"({verify.describe(answer)})"
             )
 
 
 def _confirm_transfers(session: Session, plans: dict[str, HostPlan], wants: Wants, server: str) -> None:
-    """Each secondary zone of server is transferred: the primary's serial served, the file written."""
+    """Each secondary zone of server is transferred: the primary's serial served, the file written,
+    and a signed zone's signatures valid there."""
     for zone, role in wants[server].items():
         if role == "secondary":
             primary = plans.get(session.inventory.zones[zone].primary)
             zone_changed = primary is not None and any(c.zone == zone for c in primary.changes)
             # The time since the change that moves this zone, if this run made one; else "already in sync".
             since = primary.activated_at if zone_changed and primary else plans[server].activated_at
-            _wait_for_transfer(session, plans[server], zone, _primary_serial(session, plans, zone), since)
+            serial, later = primary_serial(session, plans, zone)
+            wait_for_transfer(session, plans[server], zone, serial, since, at_least=later)
+            if session.inventory.signing_policy(zone):
+                verify_signing(session, server, zone)
 
 
-def _primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> int:
+def primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> tuple[int, bool]:
+    """The serial the zone's secondaries must reach, and whether a later one will do.
+
+    A signed zone's is the one named serves, ahead of its file's and moving on as
+    named re-signs; it is asked for once the primary has taken the change.
+    """
     primary = session.inventory.zones[zone].primary
-    if primary in plans and zone in plans[primary].expect_serials:
-        return plans[primary].expect_serials[zone]
+    plan = plans.get(primary)
+    signed = plan is not None and zone in plan.inline_signed
+    if plan is not None and zone in plan.expect_serials and not signed:
+        return plan.expect_serials[zone], False
     answer = verify.soa(session.inventory.servers[primary].address, zone)
     if not answer.ok:
         raise VerifyError(
@@ -431,21 +467,31 @@ def _primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> 
             "run init-primary first"
         )
     assert answer.serial is not None
-    return answer.serial
+    return answer.serial, signed or session.inventory.signing_policy(zone) is not None
 
 
-def _wait_for_transfer(
-    session: Session, plan: HostPlan, zone_name: str, serial: int, since: float | None = None
+def wait_for_transfer(
+    session: Session,
+    plan: HostPlan,
+    zone_name: str,
+    serial: int,
+    since: float | None = None,
+    *,
+    at_least: bool = False,
+    check_file: bool = True,
 ) -> None:
     """The secondary answers the primary's serial, and named has written the zone to disk.
 
     since: when the change this waits for was made (time.monotonic()), or None when
-    this run changed nothing the zone's transfer depends on.
+    this run changed nothing the zone's transfer depends on. at_least: a later serial
+    will do (a signed zone's). check_file=False for a catalog member, whose file named
+    names and places itself.
     """
     report, timeout = session.report, session.options.timeout
-    with report.step(plan.server, f"wait for {zone_name} serial {serial} at {plan.address}") as step:
-        answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout)
-        if not (answer.ok and answer.serial == serial):
+    wanted = f"{serial} or later" if at_least else str(serial)
+    with report.step(plan.server, f"wait for {zone_name} serial {wanted} at {plan.address}") as step:
+        answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout, at_least=at_least)
+        if not verify.serial_reached(answer, serial, at_least=at_least):
             raise VerifyError(
                 f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
                 f"({verify.describe(answer)})"
@@ -456,7 +502,9 @@ def _wait_for_transfer(
             took = time.monotonic() - since
             step.detail = f"zone transferred, in sync {took:.3f}s after named took the change"
             step.data["transfer_seconds"] = round(took, 3)
-        step.data["serial"] = serial
+        step.data["serial"] = answer.serial
+    if not check_file:
+        return
     path = plan.layout.secondary_file(zone_name)
     with report.step(plan.server, f"transferred file {path}"):
         # named writes a transferred zone to disk some time after it serves it.

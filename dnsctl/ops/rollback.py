@@ -11,7 +11,7 @@ must no longer answer for it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import dns.exception
 import dns.name
@@ -41,6 +41,7 @@ class Expected:
     records: RRsets = field(default_factory=dict)  # the old records of what the change touched
     known_to_carry: bool = True  # False: a secondary outside this run, checked only if it answers
     primary: bool = False  # the zone's primary: it must load the restored file itself
+    signed: bool = False  # signed inline: named serves a serial at or after the restored one
 
 
 def roll_back(
@@ -132,7 +133,8 @@ def expected_after_rollback(
                 )
             elif server in activated:
                 expectations.append(Expected(server, address, zone, served=True))
-    return expectations
+    signed = {zone for plan in plans.values() for zone in plan.inline_signed}
+    return [replace(expected, signed=expected.zone in signed) for expected in expectations]
 
 
 def _carried(plan: HostPlan, zone: str) -> bool:
@@ -212,7 +214,9 @@ def _confirm(session: Session, expected: Expected) -> str | None:
             step.detail = f"does not serve {zone}, as before ({verify.describe(answer)})"
             return None
         if expected.serial is not None:
-            answer = verify.wait_for_serial(expected.address, zone, expected.serial, timeout)
+            answer = verify.wait_for_serial(
+                expected.address, zone, expected.serial, timeout, at_least=expected.signed
+            )
         else:
             answer = verify.soa(expected.address, zone)
         if not expected.known_to_carry and not answer.ok:
@@ -241,7 +245,7 @@ def _serial_problem(expected: Expected, answer: verify.SoaAnswer) -> str | None:
     if not answer.ok:
         return f"does not serve {zone} ({verify.describe(answer)})"
     assert answer.serial is not None
-    if expected.serial is None or answer.serial == expected.serial:
+    if expected.serial is None or verify.serial_reached(answer, expected.serial, at_least=expected.signed):
         return None
     behind = expected.failed is not None and dns.serial.Serial(answer.serial) < dns.serial.Serial(
         expected.failed

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dnsctl import verify
 from dnsctl.errors import UsageError, VerifyError
 from dnsctl.ops.converge import Wants, converge
+from dnsctl.ops.dnssec import verify_signing
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
 
@@ -26,9 +27,11 @@ def verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
     with report.step(plan.server, f"verify {zone_name} SOA at {plan.address}") as step:
         answer = verify.soa(plan.address, zone_name)
         expected = plan.expect_serials[zone_name]
-        if not (answer.ok and answer.serial == expected):
+        signed = zone_name in plan.inline_signed
+        if not verify.serial_reached(answer, expected, at_least=signed):
+            wanted = f"{expected} or later" if signed else str(expected)
             raise VerifyError(
-                f"{plan.server}: {zone_name} SOA: expected serial {expected} with AA, "
+                f"{plan.server}: {zone_name} SOA: expected serial {wanted} with AA, "
                 f"got {verify.describe(answer)}"
             )
         step.detail = f"serial {answer.serial}, authoritative"
@@ -41,6 +44,8 @@ def verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
                 f"{plan.server}: {problems[0]}"
                 + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
             )
+    if session.inventory.signing_policy(zone_name):
+        verify_signing(session, plan.server, zone_name)
 
 
 def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> None:

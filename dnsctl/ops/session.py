@@ -23,6 +23,7 @@ class Options:
     restart: bool = False
     no_firewall: bool = False
     timeout: float = 30.0
+    allow_unsigning: bool = False  # turn DNSSEC off on a signed zone (its DS must be gone first)
     today: Callable[[], dt.date] = dt.date.today
     # Asks before a change; raises to abort. The CLI asks only on a terminal without --yes.
     confirm: Callable[[str], None] = lambda question: None

@@ -1,11 +1,12 @@
 """status: is every zone served as the inventory says, and has anything drifted? Reads only.
 
 Per zone and server, by DNS from this machine: the SOA (served, authoritative, at the
-primary's serial), every inventory record, an answer over TCP, and a zone transfer refused
-to this machine. Over SSH: a zone transfer refused to a client too, DNS allowed by each
-server's firewalld (now and permanently), and drift: the records the primary serves that the
-inventory does not have, or lacks. Only a secondary may transfer a zone, so the AXFR that
-lists them runs there; a zone without secondaries is read from the primary's zone file.
+primary's serial: a signed zone's is named's own), every inventory record, an answer over
+TCP, a zone transfer refused to this machine, and a signed zone's signatures. Over SSH: a
+zone transfer refused to a client too, DNS allowed by each server's firewalld (now and
+permanently), and drift: the records the primary serves that the inventory does not have,
+or lacks. Only a secondary may transfer a zone, so the AXFR that lists them runs there; a
+zone without secondaries is read from the primary's zone file.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import dns.exception
 
-from dnsctl import facts, verify
+from dnsctl import dnssec, facts, verify
 from dnsctl.errors import RemoteError, VerifyError
 from dnsctl.ops.session import Session
 
@@ -61,6 +62,7 @@ class Findings:
     problems: list[Problem] = field(default_factory=list)
     firewalls: dict[str, dict[str, object]] = field(default_factory=dict)
     drift: dict[str, dict[str, object]] = field(default_factory=dict)
+    signatures: list[tuple[str, str, str]] = field(default_factory=list)  # server, zone, summary
 
 
 def status(session: Session, zones: Sequence[str] = ()) -> None:
@@ -166,6 +168,7 @@ def _check_zone(
     )
     primary_serial = answers[0].serial if answers[0].ok else None
     asked_from_client = transfers_from(session, client, zone_name, servers) if client else {}
+    sample, want = dnssec.sample(inventory, zone_name), dnssec.expected(inventory, zone_name)
     problems: list[Problem] = []
 
     def check_server(row: Row, answer: verify.SoaAnswer) -> list[Problem]:
@@ -196,6 +199,14 @@ def _check_zone(
             "; ".join(wrong[:3]) + (f" (+{len(wrong) - 3} more)" if len(wrong) > 3 else ""),
         )
         row.data["records"] = {"asked": len(inventory.records(zone_name)), "wrong": wrong}
+        if inventory.signing_policy(zone_name):
+            # Its own line below the table: a column would be empty for every unsigned zone.
+            signing = dnssec.check_signing(address, zone_name, sample, want)
+            row.data["dnssec"] = signing.as_data()
+            if signing.ok:
+                found.signatures.append((row.server, zone_name, signing.summary()))
+            else:
+                mine.append(Problem(row.server, zone_name, "dnssec", signing.summary()))
         over_tcp = verify.soa(address, zone_name, 1.0, tcp=True)
         mark("tcp", over_tcp.ok, f"SOA over TCP: {verify.describe(over_tcp)}")
         row.data["tcp"] = verify.describe(over_tcp)
@@ -364,6 +375,8 @@ def _show(session: Session, found: Findings, client: str | None) -> None:
     )
     if not report.json_mode and found.rows:
         report.text(table(found.rows))
+    for server, zone, summary in found.signatures:
+        report.add(server, f"{zone} DNSSEC", detail=summary)
     for problem in found.problems:
         report.add(
             problem.host,
