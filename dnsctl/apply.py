@@ -209,6 +209,7 @@ def guard(connection: Connection, plan: HostPlan, main: str, check_dir: str) -> 
         frozenset(tsig.parse_keys(plan.current.get(tsig.key_file(plan.layout)))),
         frozenset(plan.removed),
         plan.policies,
+        plan.consumes,
     )
     if problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -332,6 +333,13 @@ def prepare(connection: Connection, plan: HostPlan) -> None:
     for directory in plan.directories:
         umask = f"{0o777 & ~int(plan.directory_modes.get(directory, '0775'), 8):03o}"
         connection.run(["sh", "-c", PREPARE_DIR_SCRIPT, "dnsctl-mkdir", directory, plan.layout.group, umask])
+    relabel = [directory for directory in plan.directories if directory in plan.relabel]
+    if relabel:
+        connection.run(["sh", "-c", RELABEL_SCRIPT, "dnsctl-relabel", *relabel])
+
+
+# SELinux (RHEL): named may write only where the policy's label says so.
+RELABEL_SCRIPT = 'if command -v restorecon >/dev/null 2>&1; then restorecon -R "$@"; fi'
 
 
 ACTIVATE_SCRIPT = r"""

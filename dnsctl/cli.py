@@ -648,6 +648,20 @@ def doctor(session: ops.Session, zone: str, secondary: str | None) -> None:
     ops.doctor(session, zone, secondary)
 
 
+@main.group("catalog")
+def catalog_group() -> None:
+    """The catalog zone (RFC 9432) of the inventory's top-level catalog."""
+
+
+@catalog_group.command("sync")
+@with_change_options
+@run_op("catalog sync", changes=True)
+def catalog_sync(session: ops.Session, **options: Any) -> None:
+    """Bring the catalog, its members and its consumers to the inventory; remove dropped members."""
+    _options(session, **options)
+    ops.catalog_sync(session)
+
+
 @main.group("dnssec")
 def dnssec_group() -> None:
     """DNSSEC of signed zones (zones.NAME.dnssec in the inventory)."""

@@ -252,6 +252,8 @@ class Zone(_Model):
     # DNSSEC: true signs with BIND's built-in "default" policy; a string names a
     # policy in [dnssec_policies] (or "default"); false leaves the zone unsigned.
     dnssec: bool | str = False
+    # With a top-level catalog: false keeps this zone out of it (explicit secondary stanzas).
+    in_catalog: bool = True
 
 
 # DNSSEC algorithms dnssec-policy accepts, by the name BIND uses, with their numbers.
@@ -284,6 +286,9 @@ class Inventory(_Model):
     # The file's zones, then the reverse zones derived from them that the file does not list.
     zones: dict[str, Zone] = {}
     dnssec_policies: dict[str, DnssecPolicy] = {}
+    # A catalog zone (RFC 9432) the primary keeps of its zones, so secondaries learn of
+    # new zones by zone transfer; see catalog_members().
+    catalog: Annotated[str, AfterValidator(dns_name_text)] | None = None
     # Filled once at load: each zone's records, validated, and the reverse zones derived.
     _resolved: dict[str, list[ResolvedRecord]] = PrivateAttr(default_factory=dict)
     _derived: dict[str, Derived] = PrivateAttr(default_factory=dict)
@@ -351,6 +356,24 @@ class Inventory(_Model):
         if setting is True:
             return zone
         return setting or None
+
+    def catalog_members(self) -> list[str]:
+        """The zones the catalog lists: every zone with secondaries, but those with in_catalog = false.
+
+        Load checks that they share one primary (the catalog's) and one set of secondaries
+        (its consumers), since every consumer serves every member.
+        """
+        if self.catalog is None:
+            return []
+        return [name for name, zone in self.zones.items() if zone.secondaries and zone.in_catalog]
+
+    def catalog_primary(self) -> str | None:
+        members = self.catalog_members()
+        return self.zones[members[0]].primary if members else None
+
+    def catalog_consumers(self) -> list[str]:
+        members = self.catalog_members()
+        return list(self.zones[members[0]].secondaries) if members else []
 
     def signing_policy(self, zone: str) -> str | None:
         """The dnssec-policy that signs the zone, or None when it is not signed."""
@@ -426,6 +449,7 @@ def _check_semantics(
     _check_zones(inventory, problems, record_indexes, unchecked)
     _check_tsig(inventory, problems)
     _check_dnssec(inventory, problems, unchecked)
+    _check_catalog(inventory, problems)
 
 
 @dataclass
@@ -750,6 +774,7 @@ def _add_reverse_zones(inventory: Inventory, indexes: dict[str, ZoneIndex], prob
                 contact=first.contact or f"hostmaster.{derived.forwards[0]}",
                 # Its transfers are signed as its zone's are, with the same key.
                 tsig=inventory.tsig_key(derived.forwards[0]) or False,
+                in_catalog=first.in_catalog,  # and in or out of the catalog with it
             )
             inventory._resolved[name] = derived.records
         inventory._derived[name] = derived
@@ -813,6 +838,45 @@ def _check_dnssec(inventory: Inventory, problems: _Problems, unchecked: set[tupl
         problems.add(
             ("zones", zone_name, "dnssec"), f"unknown policy {setting!r} (true, false, or one of: {known})"
         )
+
+
+def _check_catalog(inventory: Inventory, problems: _Problems) -> None:
+    if inventory.catalog is None:
+        return
+    if inventory.catalog in inventory.zones:
+        problems.add(("catalog",), f"{inventory.catalog} is a zone of the inventory; name the catalog apart")
+    members = inventory.catalog_members()
+    if not members:
+        problems.add(("catalog",), "no zone to list: a catalog lists the zones that have secondaries")
+        return
+    first = inventory.zones[members[0]]
+    for name in members[1:]:
+        zone = inventory.zones[name]
+        if zone.primary != first.primary:
+            problems.add(
+                ("zones", name, "primary"),
+                f"a catalog member's primary must be the catalog's ({first.primary}, as for {members[0]}); "
+                "or set in_catalog = false",
+            )
+        elif set(zone.secondaries) != set(first.secondaries):
+            problems.add(
+                ("zones", name, "secondaries"),
+                f"every consumer of the catalog serves every member: a member's secondaries must be "
+                f"{', '.join(first.secondaries)} (as for {members[0]}); or set in_catalog = false",
+            )
+    for name in members:
+        if inventory.tsig_key(name) is not None:
+            problems.add(
+                ("zones", name, "tsig"),
+                "a catalog member's transfers cannot be signed yet: dnsctl does not carry TSIG keys "
+                "in the catalog; set tsig = false, or in_catalog = false",
+            )
+        if "localnets" in inventory.zones[name].allow_query:
+            problems.add(
+                ("zones", name, "allow_query"),
+                "a catalog member's allow-query travels in the catalog as addresses and networks; "
+                "localnets cannot be said there",
+            )
 
 
 def _server_fields(zone_name: str, zone: Zone) -> list[tuple[str, tuple[Any, ...]]]:

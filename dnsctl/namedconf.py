@@ -19,7 +19,7 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from dnsctl import dnssec, render, tsig
+from dnsctl import catalog, dnssec, render, tsig
 from dnsctl.errors import PreconditionError
 from dnsctl.models import Inventory
 from dnsctl.platform import Layout
@@ -187,6 +187,34 @@ def expected_keys(key_file: str | None) -> dict[str, Statement]:
     return statements
 
 
+def expected_catalog(inventory: Inventory, role: str, layout: Layout, members: list[str]) -> Statement:
+    """The catalog zone as named must parse it: on its primary ("catalog"), listing members,
+    or on a consumer ("consumer")."""
+    name, primary = inventory.catalog, inventory.catalog_primary()
+    assert name is not None and primary is not None
+    consumers = [inventory.servers[server].address for server in inventory.catalog_consumers()]
+    if role == "catalog":
+        clauses = [
+            Statement(("type", "primary")),
+            Statement(("file", layout.primary_file(name))),
+            _list(catalog.query_acl(inventory, members), "allow-query"),
+            _list(consumers, "allow-transfer"),
+            Statement(("notify", "explicit")),
+            Statement(("notify-delay", "0")),
+            _list(consumers, "also-notify"),
+        ]
+    else:
+        clauses = [
+            Statement(("type", "secondary")),
+            Statement(("file", layout.secondary_file(name))),
+            _list([inventory.servers[primary].address], "primaries"),
+            _list(["localhost"], "allow-query"),
+            _list([], "allow-transfer"),
+            Statement(("notify", "no")),
+        ]
+    return normal(Statement(("zone", name), tuple(clauses)))
+
+
 def _signing(
     inventory: Inventory, zone_name: str, layout: Layout, version: tuple[int, int] | None
 ) -> list[Statement]:
@@ -210,6 +238,7 @@ def compare(
     dropped_keys: frozenset[str] = frozenset(),
     removed: frozenset[str] = frozenset(),
     policies: frozenset[str] = frozenset(),
+    consumes: tuple[str, str] | None = None,
 ) -> list[str]:
     """Every way the staged configuration (after) differs from what the inventory allows.
 
@@ -219,9 +248,11 @@ def compare(
     kept byte for byte, which named loads again when the include block comes back.
     keys are the TSIG keys dnsctl's key file defines after the change, each loaded
     exactly as planned; dropped_keys, the ones it defined before, which may go;
-    removed, the zones of dnsctl's file this run takes away (apply --prune);
-    policies names the dnssec-policy statements dnsctl's file holds (named checks their
-    grammar, and nothing but keys and signing parameters can be said in one).
+    removed, the zones of dnsctl's file this run takes away (apply --prune, a catalog's
+    dropped members, a consumer's stanzas of catalog members); policies names the
+    dnssec-policy statements dnsctl's file holds (named checks their grammar, and nothing
+    but keys and signing parameters can be said in one); consumes, (catalog, primary
+    address), allows options the catalog-zones statement of that catalog and nothing else.
     """
     problems: list[str] = []
     keys = keys or {}
@@ -243,7 +274,7 @@ def compare(
     ours = {("zone", name) for name in (*expected, *carried, *removed)}
     ours |= {("key", name) for name in (*keys, *dropped_keys)}
     ours |= {("dnssec-policy", name) for name in policies}
-    problems += _other_differences(before, after, ours, address)
+    problems += _other_differences(before, after, ours, address, consumes)
     return problems
 
 
@@ -266,9 +297,14 @@ def _zone_differences(name: str, want: Statement, got: Statement) -> list[str]:
 
 
 def _other_differences(
-    before: tuple[Statement, ...], after: tuple[Statement, ...], ours: set[tuple[str, ...]], address: str
+    before: tuple[Statement, ...],
+    after: tuple[Statement, ...],
+    ours: set[tuple[str, ...]],
+    address: str,
+    consumes: tuple[str, str] | None = None,
 ) -> list[str]:
-    """Outside dnsctl's zones, only listen-on may change, and only by the server's address."""
+    """Outside dnsctl's zones, only listen-on may change, and only by the server's address;
+    and, on a catalog consumer, catalog-zones as dnsctl writes it."""
 
     def others(statements: tuple[Statement, ...]) -> tuple[list[Statement], Statement | None]:
         rest, options = [], None
@@ -285,8 +321,30 @@ def _other_differences(
     before_rest, before_options = others(before)
     after_rest, after_options = others(after)
     problems = _multiset_difference(before_rest, after_rest)
+    if consumes is not None:
+        problems += _catalog_zones_problems(after_options, *consumes)
+        before_options, after_options = (_without_catalog_zones(o) for o in (before_options, after_options))
     problems += _options_differences(before_options, after_options, address)
     return problems
+
+
+def _without_catalog_zones(options: Statement | None) -> Statement | None:
+    if options is None:
+        return None
+    kept = tuple(clause for clause in options.block or () if clause.words[:1] != ("catalog-zones",))
+    return Statement(options.words, kept)
+
+
+def _catalog_zones_problems(options: Statement | None, name: str, primary: str) -> list[str]:
+    """A consumer's catalog-zones must name just the inventory's catalog, from its primary."""
+    clauses = [c for c in (options.block if options else None) or () if c.words[:1] == ("catalog-zones",)]
+    if len(clauses) != 1 or len(clauses[0].block or ()) != 1:
+        return [f"options: named would load {len(clauses)} catalog-zones statements, not one naming {name}"]
+    (entry,) = clauses[0].block or ()
+    addresses = {_address(child.words[0]) for child in entry.block or () if child.words}
+    if entry.words[:2] != ("zone", name) or addresses != {_address(primary)}:
+        return [f"options: `{_short(entry.text())}` is not the catalog-zones statement dnsctl planned"]
+    return []
 
 
 def _multiset_difference(before: list[Statement], after: list[Statement], where: str = "") -> list[str]:

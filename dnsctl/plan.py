@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Literal
 
 import dns.serial
 
-from dnsctl import dnssec, render, tsig
+from dnsctl import catalog, dnssec, render, tsig
 from dnsctl.facts import FileState, HostFacts
 from dnsctl.models import Inventory
 from dnsctl.namedconf import Chain, Statement
@@ -64,6 +65,7 @@ class HostPlan:
     # files named must not find when it loads the new configuration; moved into the backup
     set_aside: list[str] = field(default_factory=list)
     directory_modes: dict[str, str] = field(default_factory=dict)  # default 0775
+    relabel: list[str] = field(default_factory=list)  # new directories to label for SELinux, if present
     activated_at: float | None = None  # time.monotonic() when named was given the change
     # For staging safely: each file as read (owner, mode, links, real path), the include
     # chain named will read, and the zones this run writes as named must parse them.
@@ -72,6 +74,7 @@ class HostPlan:
     expected_zones: dict[str, Statement] = field(default_factory=dict)
     expected_keys: dict[str, Statement] = field(default_factory=dict)  # the key statements it loads
     policies: frozenset[str] = frozenset()  # the dnssec-policy statements dnsctl's file holds
+    consumes: tuple[str, str] | None = None  # on a catalog consumer: the catalog, its primary's address
     staged: dict[str, str] = field(default_factory=dict)  # target -> its staged file, until moved
     keyring: tsig.Keyring = field(default_factory=tsig.Keyring)  # the TSIG keys of this run
     # secondary zones whose primary (or key) changes: a forced transfer must prove the new one
@@ -164,6 +167,11 @@ def managed_zones(text: str | None) -> dict[str, ManagedZone]:
 def stale_zones(inventory: Inventory, plan: HostPlan) -> dict[str, str]:
     """Zones in dnsctl's file on this server that the inventory no longer gives it: zone -> role."""
     carried = set(inventory.zones_of(plan.server))
+    if inventory.catalog is not None and plan.server in (
+        inventory.catalog_primary(),
+        *inventory.catalog_consumers(),
+    ):
+        carried.add(inventory.catalog)
     managed = managed_zones(plan.current.get(plan.layout.managed_conf))
     return {zone: found.role for zone, found in managed.items() if zone not in carried}
 
@@ -206,6 +214,7 @@ def plan_zone_file(
     *,
     signed: bool = False,
     renew: bool = False,
+    text_at: Callable[[int], str] | None = None,
 ) -> None:
     """Add the zone file's change (if its content differs) and the serial named must then serve.
 
@@ -214,7 +223,10 @@ def plan_zone_file(
     renew says so (signing is turned on or off: secondaries must transfer the zone
     again although its records did not change), and for an unsigned zone named
     serves at a later serial than its file's: secondaries never follow a serial back.
+    text_at renders the file at a serial (default: the inventory's zone).
     """
+    if text_at is None:
+        text_at = functools.partial(render.render_zone, inventory, zone)
     path = plan.layout.primary_file(zone)
     old = plan.current.get(path)
     file_serial = render.zone_serial(old)
@@ -223,15 +235,11 @@ def plan_zone_file(
         and None not in (file_serial, served_serial)
         and dns.serial.Serial(served_serial) > dns.serial.Serial(file_serial)
     )
-    if (
-        file_serial is not None
-        and old == render.render_zone(inventory, zone, file_serial)
-        and not (behind or renew)
-    ):
+    if file_serial is not None and old == text_at(file_serial) and not (behind or renew):
         plan.expect_serials[zone] = file_serial
         return
     serial = next_serial(newest_serial(file_serial, served_serial), today)
-    text = render.render_zone(inventory, zone, serial)
+    text = text_at(serial)
     plan.changes.append(FileChange(path, old, text, "zone", plan.layout.group, zone))
     plan.expect_serials[zone] = serial
 
@@ -241,19 +249,30 @@ def plan_config(
 ) -> None:
     """The configuration changes: our stanzas, our include line, the server's listen-on.
 
-    wants maps each zone this server should carry to "primary" or "secondary";
-    remove, zones whose stanzas go (their files are retired after the change).
+    wants maps each zone this server should carry to its role: "primary", "secondary",
+    "catalog" (the inventory's catalog zone, on its primary) or "consumer" (the catalog,
+    on a secondary of its members); remove, zones whose stanzas go (their files are
+    retired after the change).
     """
     layout, current = plan.layout, plan.current
     new = dict(current)
     stanzas = render.parse_managed(current.get(layout.managed_conf))
     for zone, role in wants.items():
-        key = inventory.tsig_key(zone)
+        key = inventory.tsig_key(zone) if role in ("primary", "secondary") else None
         if role == "primary":
             keys = plan.keyring.transfer_keys(key)
             signing = dnssec.zone_options(inventory, zone, layout, plan.facts.named_version)
             stanzas[zone] = render.primary_stanza(inventory, zone, layout, signing, transfer_keys=keys)
-        else:
+        elif role == "catalog":
+            stanzas[zone] = catalog.primary_stanza(
+                inventory, layout, catalog_listing(inventory, plan, wants)[0]
+            )
+        elif role == "consumer":
+            stanzas[zone] = catalog.consumer_stanza(inventory, layout)
+            primary = inventory.catalog_primary()
+            assert primary is not None
+            plan.consumes = (zone, inventory.servers[primary].address)
+        else:  # secondary
             before = stanzas.get(zone)
             used = plan.keyring.primary_key(key)
             stanzas[zone] = render.secondary_stanza(inventory, zone, layout, primary_key=used)
@@ -277,6 +296,11 @@ def plan_config(
     new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
     if new.get(layout.options_file) is not None:
         new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], plan.address)
+        if "consumer" in wants.values():
+            block = catalog.catalog_zones_block(inventory, layout, plan.facts.named_version)
+            new[layout.options_file] = catalog.ensure_catalog_zones(
+                new[layout.options_file], block, layout.options_file
+            )
     for path in layout.config_files():
         if new.get(path) is not None and new[path] != current.get(path):
             group = layout.group if path == layout.managed_conf else "root"
@@ -292,6 +316,31 @@ def plan_key_file(plan: HostPlan, stanzas: dict[str, str]) -> str | None:
     if text is not None and text != old:
         plan.changes.append(FileChange(path, old, text, "config", plan.layout.group, mode=tsig.KEY_FILE_MODE))
     return text
+
+
+def catalog_listing(
+    inventory: Inventory, plan: HostPlan, wants: dict[str, str]
+) -> tuple[list[str], list[str]]:
+    """The members the catalog lists after this run, and the zones to remove from the primary.
+
+    The catalog lists the inventory's members that have their primary stanza on the
+    host after this run. A zone the catalog listed that is no longer in the inventory
+    leaves the catalog, and its stanza leaves the primary: only a zone dnsctl both
+    configured and listed is ever removed.
+    """
+    layout = plan.layout
+    stanzas = render.parse_managed(plan.current.get(layout.managed_conf))
+    members = [
+        zone for zone in inventory.catalog_members() if wants.get(zone) == "primary" or zone in stanzas
+    ]
+    assert inventory.catalog is not None
+    listed = catalog.listed(plan.current.get(layout.primary_file(inventory.catalog)))
+    gone = [
+        zone
+        for zone in listed
+        if zone not in inventory.zones and "\ttype master;" in stanzas.get(zone, "") and zone not in wants
+    ]
+    return members, gone
 
 
 def plan_signing(inventory: Inventory, plan: HostPlan, zone: str) -> tuple[bool, bool]:
@@ -339,20 +388,36 @@ def plan_server(
     """Fill plan (facts and current files already read) with every change the server needs.
 
     prune says which stale zones (dnsctl's, no longer the inventory's for this
-    server) to remove; by default none is.
+    server) to remove; by default none is. A zone whose role in wants is "absent"
+    (a catalog member a consumer had as its own stanza) is removed too.
     """
+    layout = plan.layout
     for zone, role in wants.items():
         if role == "primary":
             signed, flipped = plan_signing(inventory, plan, zone)
             served = served_serials.get(zone)
             plan_zone_file(inventory, plan, zone, served, today, signed=signed, renew=flipped)
-            if signed and plan.layout.primary_file(zone) in {c.path for c in plan.changes}:
+            if signed and layout.primary_file(zone) in {c.path for c in plan.changes}:
                 plan_start_with_new_file(plan, zone)
-        elif plan.layout.secondary_dir not in plan.directories:
-            plan.directories.append(plan.layout.secondary_dir)
+        elif role == "catalog":
+            members = catalog_listing(inventory, plan, wants)[0]
+            listing = functools.partial(catalog.render_catalog, inventory, members)
+            plan_zone_file(inventory, plan, zone, served_serials.get(zone), today, text_at=listing)
+        elif role in ("secondary", "consumer"):
+            wanted = [layout.secondary_dir] + ([catalog.directory(layout)] if role == "consumer" else [])
+            plan.directories += [path for path in wanted if path not in plan.directories]
+            if role == "consumer":
+                plan.relabel.append(catalog.directory(layout))
     plan.stale = stale_zones(inventory, plan)
     remove = {zone: role for zone, role in plan.stale.items() if prune is not None and prune(zone)}
-    plan_config(inventory, plan, wants, remove)
+    managed = managed_zones(plan.current.get(layout.managed_conf))
+    remove.update(
+        {zone: managed[zone].role for zone, role in wants.items() if role == "absent" and zone in managed}
+    )
+    if "catalog" in wants.values():
+        # A zone dnsctl listed in the catalog that the inventory dropped leaves the primary too.
+        remove.update({zone: "primary" for zone in catalog_listing(inventory, plan, wants)[1]})
+    plan_config(inventory, plan, {zone: role for zone, role in wants.items() if role != "absent"}, remove)
     # Zone files first, then configuration: the order files are staged and moved in.
     plan.changes.sort(key=lambda change: change.kind != "zone")
     return plan

@@ -299,7 +299,7 @@ def mask_comments(text: str) -> str:
     return "".join(out)
 
 
-def _block_span(masked: str, keyword: str) -> tuple[int, int] | None:
+def block_span(masked: str, keyword: str) -> tuple[int, int] | None:
     """Start and end (after the closing brace) of the first top-level `keyword { ... }`."""
     match = re.search(rf"(?<![\w-]){keyword}\s*\{{", masked)
     if not match:
@@ -323,7 +323,7 @@ def ensure_listen_on(text: str, address: str) -> str:
     """
     statement = "listen-on-v6" if ipaddress.ip_address(address).version == 6 else "listen-on"
     masked = mask_comments(text)
-    span = _block_span(masked, "options")
+    span = block_span(masked, "options")
     if span is None:
         return text
     start, end = span

@@ -138,6 +138,8 @@ COMMANDS = {
     "record list": ["record", "list", "example.com"],
     "tsig rotate": ["tsig", "rotate", "example.com", "--yes"],
     "apply": ["apply", "--yes"],
+    "catalog sync": ["catalog", "sync", "--yes"],
+    "dnssec ds": ["dnssec", "ds", "example.com"],
 }
 # The commands that change servers or clients: they run only with --yes, or after a yes on a terminal.
 CHANGING = [
@@ -149,6 +151,7 @@ CHANGING = [
     "record del",
     "tsig rotate",
     "apply",
+    "catalog sync",
 ]
 
 
@@ -184,6 +187,8 @@ def sessions(monkeypatch):
         "record_list",
         "tsig_rotate",
         "apply_inventory",
+        "catalog_sync",
+        "dnssec_ds",
     ):
         monkeypatch.setattr(ops, name, lambda *args, **kwargs: None)
     return opened

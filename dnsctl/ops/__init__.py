@@ -3,9 +3,10 @@
 session   the inventory, one connection per host, the report and the options
 converge  the engine behind every server change (plan, show, stage, activate, verify, roll back)
 rollback  undo a failed activation and prove by DNS that every server serves the old data
-servers   init-primary, add-slave, check
+servers   init-primary, add-slave, catalog sync, check
 status    status: every server of each zone as the inventory says, and drift
 doctor    doctor: the first broken link of a zone's transfer path, and its fix
+catalog   catalog consumers after a change: catalog transferred, members migrated, removed zones gone
 clients   configure-client
 failover  failover-test
 records   record add | del | list
@@ -21,7 +22,7 @@ from dnsctl.ops.doctor import doctor
 from dnsctl.ops.failover import failover_test
 from dnsctl.ops.inventory import apply_inventory
 from dnsctl.ops.records import record_add, record_del, record_list
-from dnsctl.ops.servers import add_slave, check, init_primary
+from dnsctl.ops.servers import add_slave, catalog_sync, check, init_primary
 from dnsctl.ops.session import Options, Session, open_session
 from dnsctl.ops.status import status
 from dnsctl.ops.tsig import tsig_rotate
@@ -31,6 +32,7 @@ __all__ = [
     "Session",
     "add_slave",
     "apply_inventory",
+    "catalog_sync",
     "check",
     "configure_client",
     "dnssec_ds",

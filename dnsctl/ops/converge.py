@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 
-from dnsctl import apply, dnssec, facts, interrupt, namedconf, plan, render, tsig, verify
+from dnsctl import apply, catalog, dnssec, facts, interrupt, namedconf, plan, render, tsig, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
@@ -22,6 +22,7 @@ from dnsctl.errors import (
     VerifyError,
 )
 from dnsctl.models import Inventory
+from dnsctl.namedconf import Statement
 from dnsctl.ops import keys, rollback
 from dnsctl.ops.dnssec import verify_signing
 from dnsctl.ops.session import Session
@@ -49,9 +50,11 @@ def gather(
     address = inventory.servers[server].address
     configured = inventory.servers[server].layout
     primaries = [zone for zone, role in wants.items() if role == "primary"]
+    # The catalog zone is a zone file of the primary like the others.
+    zone_files = [zone for zone, role in wants.items() if role in ("primary", "catalog")]
     # One round trip, before the OS is known: what each layout the host may have would read.
     reads = {
-        each.name: (_directories(inventory, each, wants), _read_arguments(each, primaries))
+        each.name: (_directories(inventory, each, wants), _read_arguments(each, zone_files))
         for each in ([LAYOUTS[configured]] if configured else LAYOUTS.values())
     }
     output = connection.run(
@@ -74,7 +77,7 @@ def gather(
         return HostPlan(server, address, layout, host_facts, install=True, keyring=keyring or tsig.Keyring())
     dirs_text, files_text = read[layout.name]
     # Every file dnsctl may change, read without following links; and named's main file.
-    ours = _ours(layout, primaries)
+    ours = _ours(layout, zone_files)
     try:
         files = facts.parse_files(files_text)
         resolved = facts.parse_resolved(files_text)
@@ -102,15 +105,10 @@ def gather(
     # What named serves may be ahead of the file (edited by hand, not reloaded): ask,
     # unless the firewall is known to block us until this run opens it.
     served = {
-        zone: _served_serial(address, zone) if host_facts.firewall.dns_open else None for zone in primaries
+        zone: _served_serial(address, zone) if host_facts.firewall.dns_open else None for zone in zone_files
     }
     plan.plan_server(inventory, host_plan, wants, served, session.options.today(), prune)
-    host_plan.expected_zones = {
-        zone: namedconf.expected_zone(
-            inventory, zone, role, layout, host_plan.keyring, host_facts.named_version
-        )
-        for zone, role in wants.items()
-    }
+    host_plan.expected_zones = _expected_zones(inventory, host_plan, wants)
     host_plan.expected_keys = namedconf.expected_keys(host_plan.planned(tsig.key_file(layout)))
     try:
         if host_plan.changes:
@@ -124,7 +122,7 @@ def gather(
         # with nothing to write spares every host a full parse of its configuration.
         # A signed zone's journal is inline signing's record of its file's versions, not dynamic updates.
         unsigned = [
-            layout.primary_file(zone) for zone in primaries if not dnssec.stanza_policy(stanzas.get(zone))
+            layout.primary_file(zone) for zone in zone_files if not dnssec.stanza_policy(stanzas.get(zone))
         ]
         existing = facts.parse_existing(
             connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *unsigned]).stdout
@@ -134,11 +132,13 @@ def gather(
 
 
 def _directories(inventory: Inventory, layout: Layout, wants: dict[str, str]) -> list[str]:
-    """The directories a run may create on a server of this layout: a secondary's, and the key
-    directory of signed zones."""
+    """The directories a run may create on a server of this layout: a secondary's, a catalog
+    consumer's, and the key directory of signed zones."""
     directories = []
-    if "secondary" in wants.values():
+    if {"secondary", "consumer"} & set(wants.values()):
         directories.append(layout.secondary_dir)
+    if "consumer" in wants.values():
+        directories.append(catalog.directory(layout))
     if any(role == "primary" and inventory.signing_policy(zone) for zone, role in wants.items()):
         directories.append(dnssec.key_directory(layout))
     return directories
@@ -154,6 +154,20 @@ def _ours(layout: Layout, primaries: list[str]) -> list[str]:
 def _read_arguments(layout: Layout, primaries: list[str]) -> list[str]:
     """READ_FILES_SCRIPT's arguments: the files dnsctl may change, then named's main file."""
     return [*_ours(layout, primaries), "--", layout.named_conf]
+
+
+def _expected_zones(inventory: Inventory, host_plan: HostPlan, wants: dict[str, str]) -> dict[str, Statement]:
+    """The zones this run writes, as named must parse them (a zone it removes is not one)."""
+    expected = {}
+    for zone, role in wants.items():
+        if role in ("primary", "secondary"):
+            expected[zone] = namedconf.expected_zone(
+                inventory, zone, role, host_plan.layout, host_plan.keyring, host_plan.facts.named_version
+            )
+        elif role in ("catalog", "consumer"):
+            members = plan.catalog_listing(inventory, host_plan, wants)[0]
+            expected[zone] = namedconf.expected_catalog(inventory, role, host_plan.layout, members)
+    return expected
 
 
 # Deeper include chains than this are refused rather than followed.

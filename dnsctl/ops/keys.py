@@ -59,7 +59,9 @@ def current_keyring(session: Session, wants: dict[str, dict[str, str]]) -> tsig.
     inventory = session.inventory
     primaries: dict[str, str] = {}  # key -> the primary of its zones
     for zones in wants.values():
-        for zone in zones:
+        for zone, role in zones.items():
+            if role not in ("primary", "secondary"):
+                continue  # a catalog zone (its transfers are not signed), or a zone dnsctl removes
             key = inventory.tsig_key(zone)
             if key is not None:
                 primaries[key] = inventory.zones[zone].primary

@@ -1,11 +1,12 @@
-"""Server commands: init-primary, add-slave, check."""
+"""Server commands: init-primary, add-slave, catalog sync, check."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dnsctl import verify
+from dnsctl import catalog, verify
 from dnsctl.errors import UsageError, VerifyError
+from dnsctl.ops.catalog import finish_consumers, wait_until_gone
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.dnssec import verify_signing
 from dnsctl.ops.session import Session
@@ -16,7 +17,9 @@ def init_primary(session: Session, zone_name: str) -> None:
     inventory = session.inventory
     zone_name = inventory.zone_name(zone_name)
     zone = inventory.zones[zone_name]
-    plans = converge(session, {zone.primary: {zone_name: "primary"}}, [[zone.primary]])
+    plans = converge(
+        session, {zone.primary: catalog.wants_on_primary(inventory, zone_name)}, [[zone.primary]]
+    )
     if session.options.dry_run:
         return
     verify_primary(session, zone_name, plans[zone.primary])
@@ -62,11 +65,34 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
     targets = list(dict.fromkeys(servers or zone.secondaries))
     if not targets:
         raise UsageError(f"zone {zone_name} has no secondaries in the inventory")
-    wants: Wants = {zone.primary: {zone_name: "primary"}}
-    wants.update({server: {zone_name: "secondary"} for server in targets})
+    wants: Wants = {zone.primary: catalog.wants_on_primary(inventory, zone_name)}
+    wants.update({server: catalog.wants_on_secondary(inventory, zone_name) for server in targets})
     # Each secondary's transfer is part of the activation: one that does not come rolls
     # back that secondary and the primary's change, and nothing is left half-made.
-    converge(session, wants, [[zone.primary], targets], follow_secondaries=True)
+    plans = converge(session, wants, [[zone.primary], targets], follow_secondaries=True)
+    if not session.options.dry_run and zone_name in inventory.catalog_members():
+        finish_consumers(session, plans, targets, [zone_name])
+
+
+def catalog_sync(session: Session) -> None:
+    """The catalog and its members on the primary, the catalog on every consumer, and proof:
+    every member served by every consumer, every zone removed from the inventory by none."""
+    inventory = session.inventory
+    name, primary = inventory.catalog, inventory.catalog_primary()
+    if name is None or primary is None:
+        raise UsageError('the inventory has no catalog: add catalog = "catalog.example." at its top')
+    members, consumers = inventory.catalog_members(), inventory.catalog_consumers()
+    wants: Wants = {primary: {**dict.fromkeys(members, "primary"), name: "catalog"}}
+    wants.update({server: {name: "consumer"} for server in consumers})
+    plans = converge(session, wants, [[primary], consumers])
+    if session.options.dry_run:
+        return
+    for member in members:
+        verify_primary(session, member, plans[primary])
+    finish_consumers(session, plans, consumers, members)
+    listed = catalog.listed(plans[primary].current.get(plans[primary].layout.primary_file(name)))
+    for gone in [zone for zone in listed if zone not in inventory.zones]:
+        session.fleet.each(consumers, lambda server, z=gone: wait_until_gone(session, server, z))
 
 
 def check(session: Session) -> None:

@@ -1,0 +1,193 @@
+"""Catalog zones through dnsctl: ns2 consumes ns1's catalog, so a new zone reaches it with
+ns2's configuration untouched, and a removed zone leaves it.
+
+Checked without dnsctl: dnspython queries to each server's address (the catalog's own
+records on the primary, the members on the secondary), the files inside the hosts, and
+a prober that asks ns2 every 20 ms while its explicit stanza gives way to the catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import pytest
+
+from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .test_03_faults import Prober
+from .test_12_dnssec import rhel_layout
+
+pytestmark = pytest.mark.lab
+
+CATALOG = "catalog.test"
+NEW_ZONE = """
+[zones."newcat.test"]
+primary = "ns1"
+secondaries = ["ns2"]
+allow_query = ["198.51.100.0/24"]
+
+[[zones."newcat.test".records]]
+name = "www"
+type = "A"
+value = "198.51.100.95"
+"""
+MOVED_ZONE = """
+[zones."moved.test"]
+primary = "ns1"
+secondaries = ["ns2"]
+allow_query = ["198.51.100.0/24"]
+
+[[zones."moved.test".records]]
+name = "www"
+type = "A"
+value = "198.51.100.96"
+"""
+CONFIG_FILES = "/etc/bind/* /etc/named.conf /etc/named.dnsctl.conf"
+
+
+def inventory(the_lab, path, extra: str = "", catalog: bool = True):
+    replace = {}
+    if catalog:
+        replace["[ssh]"] = f'catalog = "{CATALOG}"\n\n[ssh]'
+    if rhel_layout(the_lab):
+        ns2 = '[servers.ns2]\naddress = "198.51.100.11"'
+        replace[ns2] = ns2 + '\nlayout = "rhel"'
+    return the_lab.write_inventory(path, extra=extra, **replace)
+
+
+def ask(server: str, name: str, rdtype: str) -> dns.message.Message:
+    query = dns.message.make_query(name, rdtype)
+    query.flags &= ~dns.flags.RD
+    return dns.query.udp(query, server, timeout=3)
+
+
+def served_serial(server: str, zone: str) -> int | None:
+    response = ask(server, zone, "SOA")
+    if response.rcode() != dns.rcode.NOERROR or not response.flags & dns.flags.AA or not response.answer:
+        return None
+    return response.answer[0][0].serial
+
+
+def wait_served(server: str, zone: str, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while (serial := served_serial(server, zone)) is None:
+        assert time.monotonic() < deadline, f"{server} does not serve {zone}"
+        time.sleep(0.1)
+    return serial
+
+
+def config_hash(the_lab, host: str) -> str:
+    """sha256 of every configuration file, as `sha256sum` sees them inside the host."""
+    listing = the_lab.exec(host, "sh", "-c", f"sha256sum {CONFIG_FILES} 2>/dev/null; true").stdout
+    assert "named.conf" in listing
+    return listing
+
+
+def member_id(zone: str) -> str:
+    return hashlib.sha1(dns.name.from_text(zone).to_digestable()).hexdigest()
+
+
+def catalog_members(server: str) -> set[str]:
+    """The members ns1's catalog lists, asked record by record as a consumer would read them."""
+    response = ask(server, f"version.{CATALOG}", "TXT")
+    assert [rdata.to_text() for rrset in response.answer for rdata in rrset] == ['"2"']
+    members = set()
+    for zone in ("example.com", "moved.test", "newcat.test"):
+        answer = ask(server, f"{member_id(zone)}.zones.{CATALOG}", "PTR").answer
+        members |= {rdata.target.to_text().rstrip(".") for rrset in answer for rdata in rrset}
+    return members
+
+
+@pytest.fixture(scope="module")
+def catalog(the_lab, tmp_path_factory):
+    return inventory(the_lab, tmp_path_factory.mktemp("catalog") / "catalog.toml")
+
+
+def test_explicit_secondaries_move_to_the_catalog_without_a_gap(the_lab, catalog, tmp_path):
+    plain = inventory(the_lab, tmp_path / "plain.toml", extra=MOVED_ZONE, catalog=False)
+    for zone in ("example.com", "moved.test"):
+        for command in ("init-primary", "add-slave"):
+            result = dnsctl(command, zone, "--yes", inventory=plain)
+            assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    moving = inventory(the_lab, tmp_path / "moving.toml", extra=MOVED_ZONE)
+    with Prober(NS2, "example.com") as prober, Prober(NS2, "moved.test") as moved:
+        result = dnsctl("catalog", "sync", "--yes", inventory=moving)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert prober.asked > 20 and prober.misses == [] and moved.misses == [], prober.misses + moved.misses
+    assert catalog_members(NS1) == {"example.com", "moved.test"}
+    assert served_serial(NS2, "example.com") == served_serial(NS1, "example.com")
+    managed = the_lab.read(
+        "ns2", "/etc/named.dnsctl.conf" if rhel_layout(the_lab) else "/etc/bind/named.conf.dnsctl"
+    )
+    assert f'zone "{CATALOG}"' in managed and 'zone "example.com"' not in managed
+    assert 'zone "moved.test"' not in managed
+    options = the_lab.read(
+        "ns2", "/etc/named.conf" if rhel_layout(the_lab) else "/etc/bind/named.conf.options"
+    )
+    assert f'catalog-zones {{\n\t\tzone "{CATALOG}" default-primaries {{ {NS1}; }}' in options
+    directory = "/var/named/slaves/catalog" if rhel_layout(the_lab) else "/var/cache/bind/slaves/catalog"
+    owner = the_lab.exec("ns2", "stat", "-c", "%a %G", directory).stdout.split()
+    assert owner[0] == "775" and owner[1] in ("bind", "named")
+
+
+def test_catalog_sync_again_changes_nothing(the_lab, tmp_path):
+    moving = inventory(the_lab, tmp_path / "moving.toml", extra=MOVED_ZONE)
+    before = config_hash(the_lab, "ns1") + config_hash(the_lab, "ns2")
+    code, document = dnsctl_json("catalog", "sync", "--yes", inventory=moving)
+    assert code == 0, document
+    assert all(not host["actions"] for host in document["plan"].values()), document["plan"]
+    assert config_hash(the_lab, "ns1") + config_hash(the_lab, "ns2") == before
+
+
+def test_new_zone_reaches_the_secondary_with_its_configuration_untouched(the_lab, catalog, tmp_path):
+    before = config_hash(the_lab, "ns2")
+    added = inventory(the_lab, tmp_path / "added.toml", extra=MOVED_ZONE + NEW_ZONE)
+    result = dnsctl("init-primary", "newcat.test", "--yes", inventory=added)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert wait_served(NS2, "newcat.test") == served_serial(NS1, "newcat.test")
+    assert {r.to_text() for rrset in ask(NS2, "www.newcat.test", "A").answer for r in rrset} == {
+        "198.51.100.95"
+    }
+    assert catalog_members(NS1) == {"example.com", "moved.test", "newcat.test"}
+    code, document = dnsctl_json("add-slave", "newcat.test", "--yes", inventory=added)
+    assert code == 0, document
+    assert document["plan"]["ns2"]["actions"] == []
+    assert config_hash(the_lab, "ns2") == before  # byte for byte
+
+
+def test_removed_zones_stop_everywhere(the_lab, catalog):
+    """newcat.test came by the catalog; moved.test was an explicit stanza before it."""
+    before = config_hash(the_lab, "ns2")
+    assert served_serial(NS2, "newcat.test") is not None and served_serial(NS2, "moved.test") is not None
+    result = dnsctl("catalog", "sync", "--yes", inventory=catalog)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for zone in ("newcat.test", "moved.test"):
+        assert f"{zone} no longer served at 198.51.100.11" in result.stdout
+        for server in (NS1, NS2):
+            assert served_serial(server, zone) is None
+        assert f'zone "{zone}"' not in the_lab.read("ns1", "/etc/bind/named.conf.dnsctl")
+    assert catalog_members(NS1) == {"example.com"}
+    assert served_serial(NS2, "example.com") == served_serial(NS1, "example.com")
+    assert config_hash(the_lab, "ns2") == before
+
+
+def test_bad_catalog_settings_are_refused_at_load(the_lab, tmp_path):
+    other = NEW_ZONE.replace('secondaries = ["ns2"]', "secondaries = []")
+    apart = NEW_ZONE.replace(
+        'primary = "ns1"\nsecondaries = ["ns2"]', 'primary = "ns2"\nsecondaries = ["ns1"]'
+    )
+    for extra, name, field in (
+        (apart, "catalog.test", 'zones."newcat.test".primary'),
+        (other, "example.com", "catalog: example.com is a zone of the inventory"),
+    ):
+        path = the_lab.write_inventory(
+            tmp_path / "bad.toml", extra=extra, **{"[ssh]": f'catalog = "{name}"\n\n[ssh]'}
+        )
+        result = dnsctl("catalog", "sync", "--yes", inventory=path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert field in result.stderr, result.stderr
