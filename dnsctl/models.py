@@ -847,8 +847,7 @@ def _check_catalog(inventory: Inventory, problems: _Problems) -> None:
         problems.add(("catalog",), f"{inventory.catalog} is a zone of the inventory; name the catalog apart")
     members = inventory.catalog_members()
     if not members:
-        problems.add(("catalog",), "no zone to list: a catalog lists the zones that have secondaries")
-        return
+        return  # nothing to list yet: `catalog sync` says so
     first = inventory.zones[members[0]]
     for name in members[1:]:
         zone = inventory.zones[name]

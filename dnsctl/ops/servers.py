@@ -79,8 +79,10 @@ def catalog_sync(session: Session) -> None:
     every member served by every consumer, every zone removed from the inventory by none."""
     inventory = session.inventory
     name, primary = inventory.catalog, inventory.catalog_primary()
-    if name is None or primary is None:
+    if name is None:
         raise UsageError('the inventory has no catalog: add catalog = "catalog.example." at its top')
+    if primary is None:
+        raise UsageError(f"catalog {name} has no member: it lists the zones that have secondaries")
     members, consumers = inventory.catalog_members(), inventory.catalog_consumers()
     wants: Wants = {primary: {**dict.fromkeys(members, "primary"), name: "catalog"}}
     wants.update({server: {name: "consumer"} for server in consumers})
