@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from dnsctl import apply, interrupt, verify
+from dnsctl import apply, catalog, interrupt, verify
 from dnsctl.errors import VerifyError
 from dnsctl.models import Inventory
 from dnsctl.ops.converge import Wants, carry_out, plan_servers, show_plans
@@ -91,9 +91,10 @@ def desired_state(inventory: Inventory, zones: Sequence[str], servers: Sequence[
     wants: Wants = {name: {} for name in servers or ()}
     for name in zones:
         zone = inventory.zones[name]
-        wants.setdefault(zone.primary, {})[name] = "primary"
+        # A catalog member brings the catalog to its primary, and its secondaries consume it.
+        wants.setdefault(zone.primary, {}).update(catalog.wants_on_primary(inventory, name))
         for secondary in zone.secondaries:
-            wants.setdefault(secondary, {})[name] = "secondary"
+            wants.setdefault(secondary, {}).update(catalog.wants_on_secondary(inventory, name))
     return wants
 
 
@@ -109,8 +110,10 @@ def activation_order(inventory: Inventory, wants: Wants) -> list[list[str]]:
     feeds: dict[str, set[str]] = {name: set() for name in servers}  # primary -> its secondaries
     for name, zones in wants.items():
         for zone, role in zones.items():
-            primary = inventory.zones[zone].primary
-            if role == "secondary" and primary in feeds:
+            primary = inventory.catalog_primary() if role == "consumer" else None
+            if role == "secondary":
+                primary = inventory.zones[zone].primary
+            if primary in feeds:
                 feeds[primary].add(name)
     reach = {name: _reachable(name, feeds) for name in servers}
     waits_for = {
@@ -208,24 +211,33 @@ def _verify(
     plan = plans[name]
     unproven: dict[str, tuple[str, int]] = {}
     for zone, role in wants[name].items():
+        if role not in ("primary", "secondary"):
+            continue  # the catalog: its members are what is proven
         if role == "primary" and zone in changed[name]:
             verify_primary(session, zone, plan)
         elif not after_change or (role == "primary" and plan.activated_at is None):
             unproven[zone] = (role, plans[inventory.zones[zone].primary].expect_serials[zone])
     if unproven:
-        _verify_serials(session, plan, unproven)
+        signed = {zone for each in plans.values() for zone in each.inline_signed}
+        _verify_serials(session, plan, unproven, signed)
 
 
-def _verify_serials(session: Session, plan: HostPlan, zones: dict[str, tuple[str, int]]) -> None:
-    """One SOA query per zone, at the serial planned (the file's, or the primary's)."""
+def _verify_serials(
+    session: Session, plan: HostPlan, zones: dict[str, tuple[str, int]], signed: set[str]
+) -> None:
+    """One SOA query per zone, at the serial planned (the file's, or the primary's); a signed
+    zone's named serves at or after it."""
     count = f"{len(zones)} zone" + ("s" if len(zones) > 1 else "")
     with session.report.step(plan.server, f"verify the SOA of {count} at {plan.address}") as step:
         for zone, (role, serial) in zones.items():
             answer = verify.soa(plan.address, zone, timeout=1.0)
-            if role == "secondary" and not (answer.ok and answer.serial == serial):
+            later = zone in signed
+            if role == "secondary" and not verify.serial_reached(answer, serial, at_least=later):
                 # A transfer may be on its way (the primary changed just now): wait for it.
-                answer = verify.wait_for_serial(plan.address, zone, serial, session.options.timeout)
-            if not (answer.ok and answer.serial == serial):
+                answer = verify.wait_for_serial(
+                    plan.address, zone, serial, session.options.timeout, at_least=later
+                )
+            if not verify.serial_reached(answer, serial, at_least=later):
                 raise VerifyError(
                     f"{plan.server}: {zone}: expected serial {serial} with AA, got {verify.describe(answer)}"
                 )

@@ -186,6 +186,12 @@ def test_signed_zone_again_changes_nothing(the_lab, signed):
     assert config_fingerprint(the_lab, "ns1") + config_fingerprint(the_lab, "ns2") == before
 
 
+def test_apply_finds_the_signed_zone_as_the_inventory_says(the_lab, signed):
+    code, document = dnsctl_json("apply", "signed.test", "--check", inventory=signed)
+    assert code == 0, document
+    assert document["changes"] is False
+
+
 def test_record_change_is_resigned_everywhere(the_lab, signed, tmp_path):
     changed = tmp_path / "changed.toml"
     changed.write_text(signed.read_text() + RECORD.format(name="new", value="198.51.100.74"))

@@ -144,6 +144,13 @@ def test_catalog_sync_again_changes_nothing(the_lab, tmp_path):
     assert config_hash(the_lab, "ns1") + config_hash(the_lab, "ns2") == before
 
 
+def test_apply_finds_the_catalog_as_the_inventory_says(the_lab, tmp_path):
+    moving = inventory(the_lab, tmp_path / "moving.toml", extra=MOVED_ZONE)
+    code, document = dnsctl_json("apply", "example.com", "moved.test", "--check", inventory=moving)
+    assert code == 0, document
+    assert document["changes"] is False
+
+
 def test_new_zone_reaches_the_secondary_with_its_configuration_untouched(the_lab, catalog, tmp_path):
     before = config_hash(the_lab, "ns2")
     added = inventory(the_lab, tmp_path / "added.toml", extra=MOVED_ZONE + NEW_ZONE)
