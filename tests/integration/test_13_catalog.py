@@ -103,6 +103,35 @@ def catalog_members(server: str) -> set[str]:
     return members
 
 
+UNDO_CONSUMER = r"""
+for options in /etc/bind/named.conf.options /etc/named.conf; do
+  [ -f "$options" ] && sed -i '/BEGIN dnsctl catalog-zones/,/END dnsctl catalog-zones/d' "$options"
+done
+for managed in /etc/bind/named.conf.dnsctl /etc/named.dnsctl.conf; do
+  [ -f "$managed" ] && python3 -c '
+import re, sys
+path, zone = sys.argv[1], sys.argv[2]
+text = open(path).read()
+open(path, "w").write(re.sub(r"\nzone \"%s\" \{\n.*?^\};\n" % re.escape(zone), "", text, flags=re.S | re.M))
+' "$managed" "$1"
+done
+rndc reconfig
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def leave_no_catalog(the_lab):
+    """Later tests set zones up as explicit secondaries, which named refuses for a zone its
+    catalog added: take the catalog away from both servers when this module is done."""
+    yield
+    for host in ("ns2", "ns1"):
+        the_lab.exec(host, "sh", "-c", UNDO_CONSUMER, "undo-catalog", CATALOG)
+    deadline = time.monotonic() + 20
+    while served_serial(NS2, "example.com") is not None:
+        assert time.monotonic() < deadline, "ns2 still serves example.com from the catalog"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="module")
 def catalog(the_lab, tmp_path_factory):
     return inventory(the_lab, tmp_path_factory.mktemp("catalog") / "catalog.toml")
