@@ -91,6 +91,11 @@ def policy_statement(inventory: Inventory, name: str) -> str:
     return "\n".join([*lines, "};"]) + "\n"
 
 
+def written_policies(text: str | None) -> set[str]:
+    """The names of the dnssec-policy statements in a managed file dnsctl wrote."""
+    return {m.group(1) for m in _POLICY_STATEMENT.finditer(text or "")}
+
+
 def policy_statements(inventory: Inventory, stanzas: dict[str, str], current: str | None) -> dict[str, str]:
     """The dnssec-policy statements the managed file needs for its zone stanzas, by name.
 

@@ -291,7 +291,8 @@ def plan_config(
     keys_text = plan_key_file(plan, stanzas)
     preamble = [tsig.include_line(layout)] if keys_text is not None else []
     policies = dnssec.policy_statements(inventory, stanzas, current.get(layout.managed_conf))
-    plan.policies = frozenset(policies)
+    # The ones it writes, and the ones it wrote before, which may go with their last zone.
+    plan.policies = frozenset(policies) | dnssec.written_policies(current.get(layout.managed_conf))
     new[layout.managed_conf] = render.render_managed(stanzas, [*preamble, *policies.values()])
     new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
     if new.get(layout.options_file) is not None:

@@ -460,3 +460,14 @@ def test_the_guard_takes_signing_as_the_inventory_says_it():
     assert "named would load `dnssec-policy strong`, which the inventory does not say" in problems[0]
     on_9_20 = namedconf.expected_zone(inventory, "example.com", "primary", DEBIAN, version=(9, 20))
     assert "inline-signing" not in on_9_20.text()
+
+
+def test_a_policy_goes_with_its_last_zone_and_the_guard_lets_it():
+    signed = plan_primary(signed_inventory("strong", strong=STRONG))
+    managed = next(c.new for c in signed.changes if c.path == DEBIAN.managed_conf)
+    assert dnssec.written_policies(managed) == {"strong"}
+    current = applied(signed)
+    unsigned = plan_primary(signed_inventory(False), current)
+    after = next(c.new for c in unsigned.changes if c.path == DEBIAN.managed_conf)
+    assert "dnssec-policy" not in after
+    assert unsigned.policies == {"strong"}  # the guard lets dnsctl's own statement go
