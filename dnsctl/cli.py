@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.core import ParameterSource
@@ -30,8 +30,10 @@ from click.shell_completion import CompletionItem
 
 from dnsctl import __version__, interrupt, ops, secrets
 from dnsctl.errors import EXIT_CODES, Aborted, DnsctlError, UsageError
-from dnsctl.models import Inventory, load_inventory
 from dnsctl.report import LiveLine, Report
+
+if TYPE_CHECKING:
+    from dnsctl.models import Inventory
 
 INVENTORY_ENV = "DNSCTL_INVENTORY"
 DEFAULT_INVENTORY = "inventory.toml"
@@ -352,6 +354,8 @@ def _options(session: ops.Session, **values: Any) -> None:
 
 def _complete_inventory(ctx: click.Context) -> Inventory | None:
     """The inventory the command would use, for completion: nothing when it cannot be read."""
+    from dnsctl.models import load_inventory  # pydantic: only when completing an inventory name
+
     try:
         return load_inventory(_global_options(ctx).inventory_path())
     except Exception:  # completion must never print an error into the shell

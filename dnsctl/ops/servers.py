@@ -1,4 +1,4 @@
-"""Server commands: init-primary, add-slave, check."""
+"""Server commands: init-primary, add-slave."""
 
 from __future__ import annotations
 
@@ -63,17 +63,3 @@ def add_slave(session: Session, zone_name: str, servers: Sequence[str] = ()) -> 
     # back that secondary and the primary's change, and nothing is left half-made.
     converge(session, wants, [[zone.primary], targets], follow_secondaries=True)
 
-
-def check(session: Session) -> None:
-    """Show what the (already validated) inventory describes; touches no host."""
-    inventory = session.inventory
-    for name, zone in inventory.zones.items():
-        derived_from = inventory.derived_from(name)
-        session.report.add(
-            "inventory",
-            f"zone {name}",
-            detail=f"primary {zone.primary}, secondaries {', '.join(zone.secondaries) or 'none'}, "
-            f"{len(inventory.records(name))} records"
-            + (f", PTRs derived from {', '.join(derived_from)}" if derived_from else ""),
-        )
-    session.report.data["inventory"] = inventory.model_dump()
