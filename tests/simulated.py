@@ -156,6 +156,7 @@ class BindServer:
         named_active: bool = True,
         firewall: str = "running",  # or "absent", "not running"
         dns_open: bool = False,
+        dbus: bool = False,  # firewalld answers over D-Bus (busctl is there), not only firewall-cmd
         installed: bool = True,
     ) -> None:
         self.host, self.dns, self.address, self.layout = host, dns, address, layout
@@ -164,6 +165,7 @@ class BindServer:
         self.named_active = named_active and installed
         self.firewall = firewall
         self.runtime_dns = self.permanent_dns = dns_open
+        self.dbus = dbus
         self.checkconf_error: str | None = None  # named-checkconf's complaint about today's files
         self.links: dict[str, str] = {}  # symbolic links: path -> where they point
         self.modes: dict[str, tuple[str, str, int]] = {}  # path -> uid, gid, mode (default 0, 0, 0644)
@@ -257,6 +259,7 @@ class BindServer:
                 "zone=public",
                 "runtime=" + " ".join(allowed + ["dns"] * self.runtime_dns),
                 "permanent=" + " ".join(allowed + ["dns"] * self.permanent_dns),
+                f"api={'dbus' if self.dbus else 'firewall-cmd'}",
             ]
         text = (
             f"@@os-release\n{self.os_release}@@tools\n"
@@ -463,6 +466,13 @@ class BindServer:
             self.runtime_dns = True
         return ok(call, "success\n")
 
+    def on_dbus_add_dns(self, call: Call) -> Result:
+        zone, runtime, permanent = call.words[4:]
+        assert zone == "public"
+        self.runtime_dns |= runtime == "add"
+        self.permanent_dns |= permanent == "add"
+        return ok(call)
+
     def on_install(self, call: Call) -> Result:
         self.installed = True
         self.host.files.update(RHEL_FILES if self.layout is RHEL else DEBIAN_FILES)
@@ -551,6 +561,9 @@ class BindServer:
             self.host.expect(exactly("systemctl", "start", self.layout.service), respond=self.on_service)
 
     def open_firewall(self) -> None:
+        if self.dbus:
+            self.host.expect(script(apply.FIREWALL_DBUS_SCRIPT), respond=self.on_dbus_add_dns)
+            return
         self.host.expect(
             exactly("firewall-cmd", "--zone=public", "--add-service=dns"), respond=self.on_add_dns
         )

@@ -340,13 +340,21 @@ def _apply(
                     activation = apply.Activation(host_plan, f"{apply.BACKUP_ROOT}/{stamp}")
                     activations.append(activation)
                     verb = "restart" if host_plan.restart else "reload"
-                    with report.step(name, f"back up, activate, {verb}"):
-                        apply.activate(fleet[name], activation)
-                        host_plan.activated_at = time.monotonic()
-                    if host_plan.open_firewall:
+
+                    def files_and_named() -> None:
+                        with report.step(name, f"back up, activate, {verb}"):
+                            apply.activate(fleet[name], activation)
+                            host_plan.activated_at = time.monotonic()
+
+                    def firewall() -> None:
                         zone = host_plan.facts.firewall.zone
                         with report.step(name, f"firewalld: allow dns in zone {zone}"):
                             apply.open_firewall(fleet[name], host_plan)
+
+                    # Independent of each other, so side by side (two channels of the host's
+                    # connection); both are done before named's answers are checked.
+                    steps = [files_and_named, firewall] if host_plan.open_firewall else [files_and_named]
+                    fleet.each(steps, lambda step: step())
                     _confirm_serials(session, host_plan)
 
             def follow(name: str, stage: list[str] = group) -> None:
