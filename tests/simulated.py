@@ -22,13 +22,13 @@ import pytest
 
 from dnsctl import apply, facts, render, tsig
 from dnsctl.models import Inventory
-from dnsctl.ops import keys
+from dnsctl.ops import converge, keys
 from dnsctl.ops.session import Options, Session
 from dnsctl.platform import DEBIAN, RHEL, Layout
 from dnsctl.remote import Result
 from dnsctl.report import Report
 
-from .fakes import Call, FakeConnection, FakeDns, FakeFleet, exactly, prefix, script
+from .fakes import Call, FakeConnection, FakeDns, FakeFleet, exactly, prefix, script, where
 from .test_facts import DEBIAN_RELEASE, RHEL_RELEASE
 
 # /etc/bind as Debian 12's bind9 package installs it.
@@ -587,7 +587,10 @@ class BindServer:
         """add-slave checks that named wrote the transferred zone to disk."""
         path = self.layout.secondary_file(zone)
         self.host.expect(
-            exactly("test", "-s", path),
+            where(
+                lambda call: script(converge.WAIT_FOR_FILE_SCRIPT)(call) and call.words[4] == path,
+                f"dnsctl-wait-file {path} ...",
+            ),
             respond=lambda call: ok(call) if self.host.files.get(path) else failed(call, "", 1),
         )
 

@@ -467,11 +467,25 @@ def _wait_for_transfer(
         step.data["serial"] = serial
     path = plan.layout.secondary_file(zone_name)
     with report.step(plan.server, f"transferred file {path}"):
-        # named writes a transferred zone to disk some time after it serves it.
+        # named writes a transferred zone to disk some time after it serves it (seconds
+        # for a large zone): the host polls, each command for at most a second, so a
+        # Ctrl-C still takes effect between commands.
         connection = session.fleet[plan.server]
         deadline = time.monotonic() + timeout
-        while not connection.run(["test", "-s", path], check=False, reconnect=True).ok:
+        polls = str(round(1 / verify.POLL_INTERVAL))
+        wait = ["sh", "-c", WAIT_FOR_FILE_SCRIPT, "dnsctl-wait-file", path, polls, str(verify.POLL_INTERVAL)]
+        while not connection.run(wait, check=False, reconnect=True).ok:
             if time.monotonic() >= deadline:
                 raise VerifyError(f"{plan.server}: named did not write {path} within {timeout:.0f} s")
             interrupt.checkpoint()
-            time.sleep(0.1)
+
+
+WAIT_FOR_FILE_SCRIPT = r"""
+# $1: a file named writes; poll at most $2 times, $3 seconds apart, until it is there and not empty.
+polls=$2
+while [ ! -s "$1" ]; do
+  [ "$polls" -gt 0 ] || exit 1
+  polls=$((polls - 1))
+  sleep "$3"
+done
+"""

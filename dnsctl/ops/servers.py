@@ -34,7 +34,13 @@ def verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
         step.detail = f"serial {answer.serial}, authoritative"
         step.data["serial"] = answer.serial
     count = len(session.inventory.records(zone_name))
-    with report.step(plan.server, f"verify the {count} inventory records at {plan.address}"):
+    if count <= verify.MAX_CHECKED_RRSETS:
+        action = f"verify the {count} inventory records at {plan.address}"
+    else:  # the serial vouches for the rest: named loaded the file that was validated
+        action = f"verify a sample of the {count} inventory records at {plan.address}"
+    with report.step(plan.server, action) as step:
+        if count > verify.MAX_CHECKED_RRSETS:
+            step.detail = f"at most {verify.MAX_CHECKED_RRSETS} record sets: each type, evenly spread"
         problems = verify.check_records(session.inventory, zone_name, plan.address)
         if problems:
             raise VerifyError(
