@@ -149,22 +149,22 @@ def stage(connection: Connection, plan: HostPlan) -> None:
         connection.run(["sh", "-c", CHECK_DIR_SCRIPT, "dnsctl-check-dir", check_dir, *directories])
         for path, text in copies.items():
             write_new(connection, path, text, "0:0", 0o600)
-        for change in plan.changes:
-            if change.kind == "zone":
-                result = connection.run(
-                    ["named-checkzone", change.zone, check_dir + change.path], check=False
-                )
-                if not result.ok:
-                    raise ValidationError(
-                        f"{plan.server}: named-checkzone rejected zone {change.zone}: "
-                        f"{_checker_reason(result.stdout + result.stderr, check_dir)}"
-                    )
-        result = connection.run(["named-checkconf", "-z", main], check=False)
-        if not result.ok:
-            raise ValidationError(
-                f"{plan.server}: named-checkconf rejected the new configuration: "
-                f"{_checker_reason(result.stdout + result.stderr, check_dir)}"
+        checks = [
+            (
+                f"named-checkzone rejected zone {change.zone}",
+                ["named-checkzone", change.zone, check_dir + change.path],
             )
+            for change in plan.changes
+            if change.kind == "zone"
+        ]
+        checks.append(("named-checkconf rejected the new configuration", ["named-checkconf", "-z", main]))
+        # Each checker loads the new zones (0.4 s for 100,000 records): side by side.
+        results = connection.run_all([argv for _, argv in checks], check=False)
+        for (rejected, _), result in zip(checks, results, strict=True):
+            if not result.ok:
+                raise ValidationError(
+                    f"{plan.server}: {rejected}: {_checker_reason(result.stdout + result.stderr, check_dir)}"
+                )
         guard(connection, plan, main, check_dir)
         for change in plan.changes:
             owner, mode = ownership(plan, change)

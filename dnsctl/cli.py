@@ -10,6 +10,7 @@ with --json, exactly one JSON document on stdout carrying the exit code.
 from __future__ import annotations
 
 import functools
+import gc
 import ipaddress
 import json
 import logging
@@ -240,6 +241,10 @@ def _begin(ctx: click.Context, command: str) -> tuple[GlobalOptions, Report]:
     logger.setLevel(logging.INFO if options.verbose else logging.WARNING)
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     interrupt.install()
+    # A run is short and keeps what it builds: a 100,000-record inventory is about a
+    # million objects, and the collector's passes over them (every 700 new objects by
+    # default) took 40 % of loading it. Reference counting still frees what is dropped.
+    gc.set_threshold(100_000, 50, 100)
     return options, report
 
 

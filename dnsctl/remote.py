@@ -351,6 +351,18 @@ class Connection:
             raise CommandFailed(self.target.name, result)
         return result
 
+    def run_all(self, commands: Sequence[Sequence[str]], *, check: bool = True) -> list[Result]:
+        """Run independent commands at once, each on its own channel; their results in order.
+
+        For work the host can do in parallel, such as two checkers that each load a
+        large zone. With check, the first failed command (in order) raises, once all ended.
+        """
+        if len(commands) <= 1:
+            return [self.run(argv, check=check) for argv in commands]
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            futures = [pool.submit(self.run, argv, check=check) for argv in commands]
+        return [future.result() for future in futures]
+
     def _exec(self, command: str, wire: str, input: str | bytes | None, timeout: float) -> Result:
         import paramiko  # imported by connect()
 

@@ -115,7 +115,12 @@ def inventory_rrsets(inventory: Inventory, zone_name: str) -> dict[tuple[str, st
     for record in inventory.records(zone_name):
         if record.owner.startswith("*."):
             continue  # a wildcard is answered for other names, not asked directly
-        expected.setdefault((record.owner, record.type), set()).add(record.value)
+        key = (record.owner, record.type)
+        values = expected.get(key)  # not setdefault(key, set()): a new set per record is slow
+        if values is None:
+            expected[key] = {record.value}
+        else:
+            values.add(record.value)
     return expected
 
 

@@ -291,8 +291,9 @@ def carry_out(
 
 
 def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
+    diffs = {name: p.diff() for name, p in plans.items()}  # once: a large zone's takes a while
     report.data.setdefault("plan", {}).update(
-        {name: {"actions": p.actions(), "diff": p.diff()} for name, p in plans.items()}
+        {name: {"actions": p.actions(), "diff": diffs[name]} for name, p in plans.items()}
     )
     for name, host_plan in plans.items():
         if host_plan.empty:
@@ -300,7 +301,7 @@ def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
             continue
         report.add(name, "plan", "plan", detail="; ".join(host_plan.actions()))
         if host_plan.changes and not report.json_mode:
-            report.text(host_plan.diff())
+            report.text(diffs[name])
 
 
 def _apply(
