@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 INVENTORY_ENV = "DNSCTL_INVENTORY"
 DEFAULT_INVENTORY = "inventory.toml"
 PROG_NAME = "dnsctl"
+# Hosts worked on at once: a fleet of 32 secondaries in one wave; each host costs a thread
+# and an SSH connection (~2 MB).
+DEFAULT_FORKS = 32
 # Click 8.2+ raises this for a bare `dnsctl`; older Click prints the help itself.
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
@@ -51,6 +54,7 @@ class GlobalOptions:
     json: bool = False
     verbose: bool = False
     accept_new_host_keys: bool = False
+    forks: int = DEFAULT_FORKS
     # Seen among the raw arguments: a usage error can stop parsing before --json is reached.
     json_in_args: bool = False
 
@@ -103,6 +107,14 @@ def global_options() -> list[click.Option]:
             expose_value=False,
             callback=_remember,
             help="Record SSH host keys not yet in known_hosts (a changed key is always refused).",
+        ),
+        click.Option(
+            ["--forks"],
+            type=click.IntRange(1, 256),
+            metavar="N",
+            expose_value=False,
+            callback=_remember,
+            help=f"Work on at most N hosts at once [default: {DEFAULT_FORKS}].",
         ),
     ]
 
@@ -306,7 +318,10 @@ def run_op(command: str, *, changes: bool = False) -> Callable[..., Callable[...
                 if changes:
                     _require_consent(command, options, kwargs)
                 with ops.open_session(
-                    options.inventory_path(), report, accept_new_host_keys=options.accept_new_host_keys
+                    options.inventory_path(),
+                    report,
+                    accept_new_host_keys=options.accept_new_host_keys,
+                    forks=options.forks,
                 ) as session:
                     function(session, **kwargs)
 
