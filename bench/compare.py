@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import resource
@@ -226,7 +227,50 @@ def tutorial(rounds: int, workdir: Path) -> dict[str, dict[str, list[float]]]:
                 file=sys.stderr,
             )
     results["dnsctl"]["noop_is_apply"] = [1.0 if apply_exists else 0.0]
+    results["breakdown"] = breakdown()
     return results
+
+
+STARTUP_PROBE = """
+import time
+started = time.perf_counter()
+import dnsctl.cli
+from dnsctl import ops, remote
+{op}
+remote._import_paramiko()
+print(time.perf_counter() - started)
+"""
+
+
+def breakdown() -> dict[str, dict]:
+    """Where the time of each tutorial command goes: one more run of each, from a fresh lab,
+    with --json (every step's seconds), beside the cost of starting Python and importing
+    what the command loads."""
+    fresh_lab()
+    result = {}
+    python = run([sys.executable, "-c", "pass"])[0]
+    for name, args, op in (
+        ("init-primary", ["init-primary", "example.com", "--yes"], "ops.init_primary"),
+        ("add-slave", ["add-slave", "example.com", "--yes"], "ops.add_slave"),
+        ("configure-client", ["configure-client", "--yes"], "ops.configure_client"),
+    ):
+        probe = [sys.executable, "-c", STARTUP_PROBE.format(op=op)]
+        imports = float(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "dnsctl", "-i", str(STATE / "inventory.toml"), "--json", *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        wall = time.monotonic() - started
+        steps = [
+            (step["host"], step["action"], step["seconds"])
+            for step in json.loads(done.stdout)["steps"]
+            if step["status"] == "ok" and step["seconds"] >= 0.005
+        ]
+        result[name] = {"wall": wall, "python": python, "imports": imports, "steps": steps}
+    return result
 
 
 def records(rounds: int) -> dict[str, list[float]]:
@@ -329,7 +373,7 @@ def report(results: dict, rounds: int) -> str:
         for tool in TOOLS:
             lines.append(f"| {tool} | {summary(data[tool]['change'])} | {summary(data[tool]['noop'])} |")
         median = {
-            tool: {k: statistics.median(v) for k, v in data[tool].items() if k != "noop_is_apply"}
+            tool: {k: statistics.median(v) for k, v in data[tool].items() if k in ("change", "noop")}
             for tool in TOOLS
         }
         dn = median["dnsctl"]
@@ -354,6 +398,16 @@ def report(results: dict, rounds: int) -> str:
             lines.append(
                 f"- {tool}: change {[round(v, 2) for v in data[tool]['change']]}, "
                 f"no-op {[round(v, 2) for v in data[tool]['noop']]}"
+            )
+        lines += ["", "Where dnsctl's time goes (one more run of each command, from a fresh lab):", ""]
+        for name, part in data["breakdown"].items():
+            stepped = sum(seconds for _, _, seconds in part["steps"])
+            shown = "; ".join(f"{action.split(':')[0]} {seconds:.2f}" for _, action, seconds in part["steps"])
+            rest = part["wall"] - part["python"] - part["imports"] - stepped
+            lines.append(
+                f"- {name}: {part['wall']:.2f} s in all: starting Python {part['python']:.2f} s, importing "
+                f"what it uses {part['imports']:.2f} s, its timed steps {stepped:.2f} s ({shown}), the rest "
+                f"(inventory, lock, waits between steps, exit) {rest:.2f} s"
             )
         lines.append("")
     if "records" in results:
@@ -383,6 +437,8 @@ def report(results: dict, rounds: int) -> str:
             f"{sizes[-1]} secondaries take {ratio:.2f}x the time of {sizes[0]} (target <= 2.5).",
             "",
         ]
+    for note in results.get("skipped", []):
+        lines += [f"## {note}", ""]
     if "large" in results:
         data = results["large"]
         lines += [
@@ -416,6 +472,8 @@ def main() -> None:
             results["records"] = records(options.rounds)
         if "fleet" in sections and has_command("apply"):
             results["fleet"] = fleet([int(size) for size in options.fleet_sizes.split(",")])
+        elif "fleet" in sections:
+            results["skipped"] = ["3. Fleets: not measured, this dnsctl has no `apply` command yet"]
         if "large" in sections:
             results["large"] = large(options.records)
     finally:

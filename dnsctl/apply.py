@@ -149,22 +149,22 @@ def stage(connection: Connection, plan: HostPlan) -> None:
         connection.run(["sh", "-c", CHECK_DIR_SCRIPT, "dnsctl-check-dir", check_dir, *directories])
         for path, text in copies.items():
             write_new(connection, path, text, "0:0", 0o600)
-        for change in plan.changes:
-            if change.kind == "zone":
-                result = connection.run(
-                    ["named-checkzone", change.zone, check_dir + change.path], check=False
-                )
-                if not result.ok:
-                    raise ValidationError(
-                        f"{plan.server}: named-checkzone rejected zone {change.zone}: "
-                        f"{_checker_reason(result.stdout + result.stderr, check_dir)}"
-                    )
-        result = connection.run(["named-checkconf", "-z", main], check=False)
-        if not result.ok:
-            raise ValidationError(
-                f"{plan.server}: named-checkconf rejected the new configuration: "
-                f"{_checker_reason(result.stdout + result.stderr, check_dir)}"
+        checks = [
+            (
+                f"named-checkzone rejected zone {change.zone}",
+                ["named-checkzone", change.zone, check_dir + change.path],
             )
+            for change in plan.changes
+            if change.kind == "zone"
+        ]
+        checks.append(("named-checkconf rejected the new configuration", ["named-checkconf", "-z", main]))
+        # Each checker loads the new zones (0.4 s for 100,000 records): side by side.
+        results = connection.run_all([argv for _, argv in checks], check=False)
+        for (rejected, _), result in zip(checks, results, strict=True):
+            if not result.ok:
+                raise ValidationError(
+                    f"{plan.server}: {rejected}: {_checker_reason(result.stdout + result.stderr, check_dir)}"
+                )
         guard(connection, plan, main, check_dir)
         for change in plan.changes:
             owner, mode = ownership(plan, change)
@@ -577,10 +577,41 @@ def refresh(connection: Connection, zones: list[str]) -> None:
     connection.run(["sh", "-c", REFRESH_SCRIPT, "dnsctl-refresh", *zones])
 
 
+FIREWALL_DBUS_SCRIPT = r"""
+# $1: the firewalld zone; $2, $3: "add" to allow DNS now (runtime), and across reloads
+# (permanent), the calls firewall-cmd itself makes. ALREADY_ENABLED is what we want.
+fw=/org/fedoraproject/FirewallD1
+call() {
+  if out=$(busctl call org.fedoraproject.FirewallD1 "$@" 2>&1); then printf '%s\n' "$out"; return; fi
+  case $out in *ALREADY_ENABLED*) return 0 ;; esac
+  printf '%s\n' "$out" >&2; return 1
+}
+if [ "$2" = add ]; then
+  call $fw org.fedoraproject.FirewallD1.zone addService ssi "$1" dns 0 >/dev/null || exit
+fi
+if [ "$3" = add ]; then
+  config=$(call $fw/config org.fedoraproject.FirewallD1.config getZoneByName s "$1") || exit
+  config=${config#o \"}; config=${config%\"}
+  call "$config" org.fedoraproject.FirewallD1.config.zone addService s dns >/dev/null || exit
+fi
+"""
+
+
 def open_firewall(connection: Connection, plan: HostPlan) -> None:
-    """Allow DNS in the zone of the server's interface, now and across reloads."""
-    zone = plan.facts.firewall.zone or "public"
-    if not plan.facts.firewall.runtime_dns:
+    """Allow DNS in the zone of the server's interface, now and across reloads.
+
+    Over D-Bus where busctl is there (~10 ms a call); firewall-cmd otherwise, which
+    costs ~0.15-0.3 s of CPU per call on the host, twice per server.
+    """
+    firewall = plan.facts.firewall
+    zone = firewall.zone or "public"
+    if firewall.dbus:
+        runtime, permanent = (
+            "keep" if done else "add" for done in (firewall.runtime_dns, firewall.permanent_dns)
+        )
+        connection.run(["sh", "-c", FIREWALL_DBUS_SCRIPT, "dnsctl-firewall", zone, runtime, permanent])
+        return
+    if not firewall.runtime_dns:
         connection.run(["firewall-cmd", f"--zone={zone}", "--add-service=dns"])
-    if not plan.facts.firewall.permanent_dns:
+    if not firewall.permanent_dns:
         connection.run(["firewall-cmd", "--permanent", f"--zone={zone}", "--add-service=dns"])

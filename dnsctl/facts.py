@@ -41,6 +41,7 @@ elif command -v busctl >/dev/null 2>&1; then
   state=$(busctl get-property org.fedoraproject.FirewallD1 $fw org.fedoraproject.FirewallD1 state 2>/dev/null)
   if [ "$state" = 's "RUNNING"' ]; then
     echo "state=running"
+    echo "api=dbus"
     zone=""
     [ -n "$iface" ] && zone=$(bus $fw org.fedoraproject.FirewallD1.zone getZoneOfInterface s "$iface")
     [ -n "$zone" ] || zone=$(bus $fw org.fedoraproject.FirewallD1 getDefaultZone)
@@ -60,6 +61,7 @@ else
     echo "zone=$zone"
     echo "runtime=$(firewall-cmd --zone="$zone" --list-services)"
     echo "permanent=$(firewall-cmd --permanent --zone="$zone" --list-services)"
+    echo "api=firewall-cmd"
   fi
 fi
 """
@@ -174,6 +176,7 @@ class Firewall:
     zone: str | None = None
     runtime_dns: bool = False
     permanent_dns: bool = False
+    dbus: bool = False  # firewalld is reachable with busctl: change it over D-Bus, not firewall-cmd
 
     @property
     def dns_open(self) -> bool:
@@ -204,6 +207,7 @@ def parse_host_facts(text: str, layout_name: str | None = None) -> HostFacts:
         zone=values.get("zone", "").strip() or None,
         runtime_dns="dns" in values.get("runtime", "").split(),
         permanent_dns="dns" in values.get("permanent", "").split(),
+        dbus=values.get("api", "").strip() == "dbus",
     )
     return HostFacts(
         os_release=os_release,

@@ -24,6 +24,9 @@ from dnsctl.models import Inventory
 from dnsctl.namedconf import Chain, Statement
 from dnsctl.platform import Layout
 
+# A larger diff (a big zone created or rewritten) is shown as its first lines and a count.
+MAX_DIFF_LINES = 100
+
 
 @dataclass(frozen=True)
 class FileChange:
@@ -36,13 +39,24 @@ class FileChange:
     mode: int | None = None  # a mode the file must have, new or not (a key file: 0640)
 
     def diff(self, host: str) -> str:
-        return "".join(
+        """The unified diff; past MAX_DIFF_LINES its first lines and a count of the rest."""
+        lines = list(
             difflib.unified_diff(
                 (self.old or "").splitlines(keepends=True),
                 self.new.splitlines(keepends=True),
                 fromfile=f"{host}:{self.path}" if self.old is not None else "/dev/null",
                 tofile=f"{host}:{self.path}",
             )
+        )
+        if len(lines) <= MAX_DIFF_LINES:
+            return "".join(lines)
+        body = lines[2:]
+        added = sum(line.startswith("+") for line in body)
+        removed = sum(line.startswith("-") for line in body)
+        shown = "".join(lines[:MAX_DIFF_LINES])
+        return shown + (
+            f"... {len(lines) - MAX_DIFF_LINES} more lines of this diff not shown "
+            f"({added} lines added and {removed} removed in all)\n"
         )
 
 

@@ -18,17 +18,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from dnsctl import interrupt
 from dnsctl.errors import CommandFailed, DnsctlError, LockBusy, PreconditionError, RemoteError
 
-# paramiko imports invoke only to run ssh_config's `Match exec`, and dnsctl reads no
-# ssh_config; marked missing, as paramiko allows, it is not imported: 30 ms less of every
-# dnsctl run (measured: `import dnsctl.cli` 211 ms -> 181 ms).
-sys.modules.setdefault("invoke", None)  # type: ignore[assignment]
-
-import paramiko  # noqa: E402
+if TYPE_CHECKING:
+    import paramiko
 
 log = logging.getLogger("dnsctl.remote")
 
@@ -105,12 +101,37 @@ class _Transient(RemoteError):
     """The host could not be reached or the connection dropped: another attempt may work."""
 
 
-class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
+def _import_paramiko() -> None:
+    """Import paramiko when the first host is contacted, not when dnsctl starts.
+
+    Commands that contact no host (check, record list, --help) then start ~50 ms
+    sooner. paramiko imports invoke (~30 ms more, with asyncio and unittest.mock)
+    only to run ssh_config `Match exec` lines; dnsctl never reads ssh_config, so
+    that import is skipped, and only for paramiko's own import.
+    """
+    with _importing:  # hosts connect in parallel
+        if "paramiko" in sys.modules:
+            return
+        blocked = "invoke" not in sys.modules
+        if blocked:
+            sys.modules["invoke"] = None  # type: ignore[assignment]  # `import invoke` raises ImportError
+        try:
+            import paramiko  # noqa: F401
+        finally:
+            if blocked:
+                del sys.modules["invoke"]
+
+
+_importing = threading.Lock()
+
+
+# paramiko asks a policy about an unknown host key by calling its missing_host_key().
+class _RefuseUnknown:
     def missing_host_key(self, client, hostname, key):
         raise _UnknownHostKey(hostname, key)
 
 
-class _AcceptNew(paramiko.MissingHostKeyPolicy):
+class _AcceptNew:
     """Like ssh's StrictHostKeyChecking=accept-new: record an unknown key, never a changed one."""
 
     # One for all connections: a Fleet connects to its hosts in parallel.
@@ -128,7 +149,7 @@ class _AcceptNew(paramiko.MissingHostKeyPolicy):
         log.warning("recorded new host key for %s in %s", hostname, self.known_hosts)
 
 
-class _UnknownHostKey(paramiko.SSHException):
+class _UnknownHostKey(Exception):
     def __init__(self, hostname: str, key: paramiko.PKey) -> None:
         super().__init__(hostname)
         self.hostname = hostname
@@ -157,6 +178,9 @@ class Connection:
         return self
 
     def _open(self, timeout: float) -> paramiko.SSHClient:
+        _import_paramiko()
+        import paramiko
+
         target = self.target
         known_hosts = Path(os.path.expanduser(target.known_hosts))
         client = paramiko.SSHClient()
@@ -215,6 +239,8 @@ class Connection:
         return client
 
     def _load_key(self, key: str) -> paramiko.PKey:
+        import paramiko
+
         try:
             return paramiko.PKey.from_path(key)
         except (OSError, ValueError, TypeError, paramiko.SSHException) as exc:
@@ -325,7 +351,21 @@ class Connection:
             raise CommandFailed(self.target.name, result)
         return result
 
+    def run_all(self, commands: Sequence[Sequence[str]], *, check: bool = True) -> list[Result]:
+        """Run independent commands at once, each on its own channel; their results in order.
+
+        For work the host can do in parallel, such as two checkers that each load a
+        large zone. With check, the first failed command (in order) raises, once all ended.
+        """
+        if len(commands) <= 1:
+            return [self.run(argv, check=check) for argv in commands]
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            futures = [pool.submit(self.run, argv, check=check) for argv in commands]
+        return [future.result() for future in futures]
+
     def _exec(self, command: str, wire: str, input: str | bytes | None, timeout: float) -> Result:
+        import paramiko  # imported by connect()
+
         if self._client is None:
             self.connect()
         assert self._client is not None
@@ -381,6 +421,8 @@ class Connection:
 
     def _try_lock(self, holder: str) -> str | None:
         """Take the lock, or say who holds it."""
+        import paramiko  # imported by connect()
+
         if self._client is None:
             self.connect()
         assert self._client is not None

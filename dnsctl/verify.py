@@ -1,11 +1,21 @@
-"""Ask a specific server, by address, what it serves. No resolver is ever involved."""
+"""Ask a specific server, by address, what it serves. No resolver is ever involved.
+
+After a change, the served SOA serial proves named loaded the very file dnsctl
+validated (the serial changes with every content change); the records are then
+checked on a sample that does not grow with the zone: every record set up to
+MAX_CHECKED_RRSETS, and beyond that the first of each type plus an even spread
+over the rest, asked concurrently.
+"""
 
 from __future__ import annotations
 
 import errno
 import socket
 import time
+from collections.abc import Callable, Hashable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 import dns.exception
 import dns.flags
@@ -21,6 +31,14 @@ from dns.rdata import Rdata
 
 from dnsctl import interrupt, render
 from dnsctl.models import Inventory
+
+K = TypeVar("K", bound=Hashable)
+
+# How many record sets a check asks for at most, and how many queries are in flight at once.
+MAX_CHECKED_RRSETS = 256
+QUERIES_IN_FLIGHT = 16
+# How often a wait for named asks again: a query on the lab takes about a millisecond.
+POLL_INTERVAL = 0.02
 
 
 @dataclass(frozen=True)
@@ -88,7 +106,36 @@ def wait_for_serial(
         answer = soa(server, zone, timeout=1.0)
         if serial_reached(answer, serial, at_least=at_least) or time.monotonic() >= deadline:
             return answer
-        time.sleep(0.1)
+        time.sleep(POLL_INTERVAL)
+
+
+def sample(keys: Sequence[K], kind: Callable[[K], object], bound: int = MAX_CHECKED_RRSETS) -> list[K]:
+    """Which record sets to ask for: all up to bound; beyond it the first of each kind (type)
+    and an even spread over all of them, in their order. The same keys give the same sample."""
+    if len(keys) <= bound:
+        return list(keys)
+    chosen: dict[object, int] = {}
+    for index, key in enumerate(keys):
+        chosen.setdefault(kind(key), index)
+    picked = set(list(chosen.values())[:bound])
+    room = bound - len(picked)
+    picked.update(index * len(keys) // room for index in range(room))
+    return [keys[index] for index in sorted(picked)]
+
+
+def inventory_rrsets(inventory: Inventory, zone_name: str) -> dict[tuple[str, str], set[str]]:
+    """The zone's inventory records as record sets to ask for: (owner, type) -> values."""
+    expected: dict[tuple[str, str], set[str]] = {}
+    for record in inventory.records(zone_name):
+        if record.owner.startswith("*."):
+            continue  # a wildcard is answered for other names, not asked directly
+        key = (record.owner, record.type)
+        values = expected.get(key)  # not setdefault(key, set()): a new set per record is slow
+        if values is None:
+            expected[key] = {record.value}
+        else:
+            values.add(record.value)
+    return expected
 
 
 def serial_reached(answer: SoaAnswer, serial: int, *, at_least: bool = False) -> bool:
@@ -100,50 +147,61 @@ def serial_reached(answer: SoaAnswer, serial: int, *, at_least: bool = False) ->
 
 
 def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str]:
-    """Every inventory record of the zone, asked of server; a line per mismatch."""
-    expected: dict[tuple[str, str], set[str]] = {}
-    for record in inventory.records(zone_name):
-        expected.setdefault((record.owner, record.type), set()).add(record.value)
-    problems = []
-    for (owner, rdtype), values in expected.items():
+    """The zone's inventory records (a sample() of them), asked of server; a line per mismatch."""
+    expected = inventory_rrsets(inventory, zone_name)
+
+    def check(key: tuple[str, str]) -> str | None:
+        (owner, rdtype), values = key, expected[key]
         label = f"{owner}. {rdtype}"
-        if owner.startswith("*."):
-            continue  # a wildcard is answered for other names, not asked directly
         try:
             response = ask(server, owner, rdtype)
         except (dns.exception.DNSException, OSError) as exc:
-            problems.append(f"{label}: {why(exc)}")
-            continue
+            return f"{label}: {why(exc)}"
         got = {rdata.to_text() for rdata in _found(response, dns.name.from_text(owner), rdtype)}
         # The apex NS set also holds the zone's own servers, which dnsctl adds.
         if (rdtype == "NS" and not values <= got) or (rdtype != "NS" and got != values):
             shown = ", ".join(sorted(got)) or dns.rcode.to_text(response.rcode())
-            problems.append(f"{label}: expected {', '.join(sorted(values))}, got {shown}")
-    return problems
+            return f"{label}: expected {', '.join(sorted(values))}, got {shown}"
+        return None
+
+    return _each(sample(list(expected), kind=lambda key: key[1]), check)
+
+
+def _each(keys: list[K], check: Callable[[K], str | None]) -> list[str]:
+    """check() every key, QUERIES_IN_FLIGHT at a time; the problems, in the keys' order."""
+    if len(keys) <= 1:
+        results = [check(key) for key in keys]
+    else:
+        with ThreadPoolExecutor(min(QUERIES_IN_FLIGHT, len(keys))) as pool:
+            results = list(pool.map(check, keys))
+    return [problem for problem in results if problem]
 
 
 def check_rrsets(server: str, expected: dict[tuple[dns.name.Name, int], frozenset[Rdata]]) -> list[str]:
     """Ask server for each (name, type): a line per answer other than expected.
 
     An empty set means the server must answer that the name or type does not
-    exist, authoritatively (a refusal is not "does not exist").
+    exist, authoritatively (a refusal is not "does not exist"). Many record sets
+    are checked on a sample(), as check_records does.
     """
-    problems = []
-    for (name, rdtype), values in sorted(expected.items()):
+
+    def check(key: tuple[dns.name.Name, int]) -> str | None:
+        (name, rdtype), values = key, expected[key]
         label = f"{name} {dns.rdatatype.to_text(rdtype)}"
         try:
             response = ask(server, name, dns.rdatatype.to_text(rdtype))
         except (dns.exception.DNSException, OSError) as exc:
-            problems.append(f"{label}: {why(exc)}")
-            continue
+            return f"{label}: {why(exc)}"
         got = _found(response, name, rdtype)
         if response.rcode() not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
-            problems.append(f"{label}: answer {dns.rcode.to_text(response.rcode())}")
-        elif got != values:
+            return f"{label}: answer {dns.rcode.to_text(response.rcode())}"
+        if got != values:
             want = ", ".join(sorted(rdata.to_text() for rdata in values)) or "no such record"
             shown = ", ".join(sorted(rdata.to_text() for rdata in got)) or dns.rcode.to_text(response.rcode())
-            problems.append(f"{label}: expected {want}, got {shown}")
-    return problems
+            return f"{label}: expected {want}, got {shown}"
+        return None
+
+    return _each(sample(sorted(expected), kind=lambda key: key[1]), check)
 
 
 def _found(response: dns.message.Message, name: dns.name.Name, rdtype: str | int) -> set[Rdata]:

@@ -133,11 +133,15 @@ def check_zone(
     resolved: list[ResolvedRecord] = []
     resolved_at: list[int] = []
     targets: list[tuple[int, str, str]] = []
+    zone_is_host_name = is_host_name(zone_name)
     for record, index in zip(records, positions, strict=True):
         path = ("zones", zone_name, "records", index)
         rtype = record.type
+        # Most owners of a large zone are one lower-case host label: already canonical, in
+        # the zone, and a host name when the zone's name is (a third of the load time).
+        plain = _PLAIN_LABEL.fullmatch(record.name) is not None and len(record.name) + len(zone_name) < 253
         try:
-            owner = record_owner(record.name, zone_name)
+            owner = f"{record.name}.{zone_name}" if plain else record_owner(record.name, zone_name)
         except ValueError as exc:
             report((*path, "name"), str(exc))
             owner = None
@@ -148,7 +152,8 @@ def check_zone(
             continue
         if owner is None:
             continue
-        problem = _name_problem(rtype, owner, target)
+        host_owner_no_target = plain and zone_is_host_name and target is None
+        problem = None if host_owner_no_target else _name_problem(rtype, owner, target)
         if problem:
             report((*path, problem[0]), problem[1])
             continue
@@ -330,6 +335,9 @@ def format_path(loc: tuple[Any, ...] | list[Any]) -> str:
 
 
 # --- one record ---------------------------------------------------------------------
+
+
+_PLAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def record_owner(name: str, zone: str) -> str:

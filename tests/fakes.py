@@ -189,6 +189,10 @@ class FakeConnection:
             raise CommandFailed(self.name, result)
         return result
 
+    def run_all(self, commands: Sequence[Sequence[str]], *, check: bool = True) -> list[Result]:
+        """As the real one, but one after another, so a test's transcript is deterministic."""
+        return [self.run(argv, check=check) for argv in commands]
+
     def _answer(self, call: Call) -> Result:
         self.calls.append(call)
         return self._match(call).answer(call)

@@ -22,13 +22,13 @@ import pytest
 
 from dnsctl import apply, dnssec, facts, render, tsig
 from dnsctl.models import Inventory
-from dnsctl.ops import keys
+from dnsctl.ops import converge, keys
 from dnsctl.ops.session import Options, Session
 from dnsctl.platform import DEBIAN, RHEL, Layout
 from dnsctl.remote import Result
 from dnsctl.report import Report
 
-from .fakes import Call, FakeConnection, FakeDns, FakeFleet, exactly, prefix, script
+from .fakes import Call, FakeConnection, FakeDns, FakeFleet, exactly, prefix, script, where
 from .test_facts import DEBIAN_RELEASE, RHEL_RELEASE
 
 # /etc/bind as Debian 12's bind9 package installs it.
@@ -160,6 +160,7 @@ class BindServer:
         named_active: bool = True,
         firewall: str = "running",  # or "absent", "not running"
         dns_open: bool = False,
+        dbus: bool = False,  # firewalld answers over D-Bus (busctl is there), not only firewall-cmd
         installed: bool = True,
     ) -> None:
         self.host, self.dns, self.address, self.layout = host, dns, address, layout
@@ -168,6 +169,7 @@ class BindServer:
         self.named_active = named_active and installed
         self.firewall = firewall
         self.runtime_dns = self.permanent_dns = dns_open
+        self.dbus = dbus
         self.checkconf_error: str | None = None  # named-checkconf's complaint about today's files
         self.links: dict[str, str] = {}  # symbolic links: path -> where they point
         self.modes: dict[str, tuple[str, str, int]] = {}  # path -> uid, gid, mode (default 0, 0, 0644)
@@ -263,6 +265,7 @@ class BindServer:
                 "zone=public",
                 "runtime=" + " ".join(allowed + ["dns"] * self.runtime_dns),
                 "permanent=" + " ".join(allowed + ["dns"] * self.permanent_dns),
+                f"api={'dbus' if self.dbus else 'firewall-cmd'}",
             ]
         text = (
             f"@@os-release\n{self.os_release}@@tools\n"
@@ -476,6 +479,13 @@ class BindServer:
             self.runtime_dns = True
         return ok(call, "success\n")
 
+    def on_dbus_add_dns(self, call: Call) -> Result:
+        zone, runtime, permanent = call.words[4:]
+        assert zone == "public"
+        self.runtime_dns |= runtime == "add"
+        self.permanent_dns |= permanent == "add"
+        return ok(call)
+
     def on_install(self, call: Call) -> Result:
         self.installed = True
         self.host.files.update(RHEL_FILES if self.layout is RHEL else DEBIAN_FILES)
@@ -568,6 +578,9 @@ class BindServer:
             self.host.expect(exactly("systemctl", "start", self.layout.service), respond=self.on_service)
 
     def open_firewall(self) -> None:
+        if self.dbus:
+            self.host.expect(script(apply.FIREWALL_DBUS_SCRIPT), respond=self.on_dbus_add_dns)
+            return
         self.host.expect(
             exactly("firewall-cmd", "--zone=public", "--add-service=dns"), respond=self.on_add_dns
         )
@@ -591,7 +604,10 @@ class BindServer:
         """add-slave checks that named wrote the transferred zone to disk."""
         path = self.layout.secondary_file(zone)
         self.host.expect(
-            exactly("test", "-s", path),
+            where(
+                lambda call: script(converge.WAIT_FOR_FILE_SCRIPT)(call) and call.words[4] == path,
+                f"dnsctl-wait-file {path} ...",
+            ),
             respond=lambda call: ok(call) if self.host.files.get(path) else failed(call, "", 1),
         )
 

@@ -161,12 +161,13 @@ def sessions(monkeypatch):
     opened: list[dict] = []
 
     @contextmanager
-    def open_session(path, report, *, accept_new_host_keys=False):
+    def open_session(path, report, *, accept_new_host_keys=False, forks=None):
         opened.append(
             {
                 "inventory": Path(path),
                 "json": report.json_mode,
                 "accept_new_host_keys": accept_new_host_keys,
+                "forks": forks,
                 "verbose": logging.getLogger("dnsctl").level == logging.INFO,
                 "report": report,
             }
@@ -214,13 +215,14 @@ def test_every_command_takes_the_global_options():
         for name in path:
             command = command.commands[name]
         names = {opt for param in command.params for opt in param.opts}
-        assert {"-i", "--inventory", "--json", "-v", "--verbose", "--accept-new-host-keys"} <= names, path
+        wanted = {"-i", "--inventory", "--json", "-v", "--verbose", "--accept-new-host-keys", "--forks"}
+        assert wanted <= names, path
 
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_global_options_before_or_after_the_command(sessions, good, name, where):
-    options = ["-i", str(good), "--json", "-v", "--accept-new-host-keys"]
+    options = ["-i", str(good), "--json", "-v", "--accept-new-host-keys", "--forks", "4"]
     args = options + COMMANDS[name] if where == "before" else COMMANDS[name] + options
     result = run(*args)
     assert result.exit_code == 0, result.output
@@ -228,6 +230,7 @@ def test_global_options_before_or_after_the_command(sessions, good, name, where)
     seen = sessions[-1]
     assert seen["inventory"] == good
     assert seen["json"] and seen["verbose"] and seen["accept_new_host_keys"]
+    assert seen["forks"] == 4
 
 
 def test_the_inventory_nearest_the_command_wins(sessions, good, tmp_path, monkeypatch):
@@ -247,6 +250,7 @@ def test_without_global_options_nothing_is_switched_on(sessions, good):
     assert run("-i", str(good), "check").exit_code == 0
     seen = sessions[-1]
     assert not (seen["json"] or seen["verbose"] or seen["accept_new_host_keys"])
+    assert seen["forks"] == 32
 
 
 @pytest.mark.parametrize("path", lab_commands())

@@ -128,6 +128,22 @@ def test_init_primary_on_a_fresh_debian_host(scene):
     assert (NS1, ZONE) in scene.dns.asked
 
 
+def test_firewalld_is_opened_over_dbus_in_one_command(scene):
+    """Where busctl reaches firewalld, runtime and permanent are one command, no firewall-cmd."""
+    ns1 = scene.server("ns1", dbus=True)
+    ns1.preflight()
+    ns1.stage((ZONE,))
+    ns1.activate()
+    ns1.reload()
+    ns1.open_firewall()
+
+    init_primary(scene.session(), ZONE)
+
+    assert ns1.runtime_dns and ns1.permanent_dns
+    assert "dnsctl-firewall public add add" in ns1.host.commands()
+    assert not any(command.startswith("firewall-cmd") for command in ns1.host.commands())
+
+
 def test_dry_run_changes_nothing(scene):
     ns1 = scene.server("ns1")
     before = snapshot(ns1)
@@ -252,6 +268,9 @@ def test_named_checkzone_rejection_removes_every_staged_file_and_activates_nothi
         "zone example.com/IN: not loaded due to errors.\n",
         status=1,
     )
+    # Run beside named-checkzone (each loads the zone); its verdict comes second.
+    not_loaded = "zone example.com/IN: not loaded due to errors.\n"
+    ns1.host.expect(prefix("named-checkconf", "-z"), not_loaded, status=1)
     ns1.remove_check_copies()  # nothing was staged beside the live files yet
 
     with pytest.raises(ValidationError, match=r"^ns1: named-checkzone rejected zone example\.com: .*owner"):
@@ -367,6 +386,7 @@ def test_half_done_activation_is_rolled_back(scene):
     ns1.preflight()
     ns1.stage((ZONE,))
     ns1.activate(fail_at=2)
+    ns1.open_firewall()  # beside the activation, which it does not depend on
     ns1.roll_back()
 
     with pytest.raises(RolledBack) as caught:
@@ -409,6 +429,7 @@ def test_secondary_reload_failure_rolls_back_primary_and_secondary(scene):
     ns1.reload()
     ns2.activate()
     ns2.reload(fails=True)
+    ns2.open_firewall()  # beside the activation, which it does not depend on
     ns2.roll_back(reload_fails=True)  # the reload fails again: named is restarted
     ns1.roll_back()
 

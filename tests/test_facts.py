@@ -75,6 +75,12 @@ def test_dns_open_needs_runtime_and_permanent():
     assert facts.parse_host_facts(text).firewall.dns_open
 
 
+def test_firewalld_over_dbus_or_firewall_cmd():
+    assert not facts.parse_host_facts(DEBIAN_HOST).firewall.dbus
+    assert facts.parse_host_facts(DEBIAN_HOST + "api=dbus\n").firewall.dbus
+    assert not facts.parse_host_facts(DEBIAN_HOST + "api=firewall-cmd\n").firewall.dbus
+
+
 def test_no_firewalld_at_all_counts_as_open():
     host = facts.parse_host_facts("@@os-release\nID=debian\n@@firewall\nstate=absent\n")
     assert host.firewall.state == "absent" and host.firewall.dns_open

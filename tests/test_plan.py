@@ -6,7 +6,7 @@ import datetime as dt
 
 from dnsctl import facts, render
 from dnsctl.models import parse_inventory
-from dnsctl.plan import FileChange, HostPlan, ManagedZone, managed_zones, plan_server
+from dnsctl.plan import MAX_DIFF_LINES, FileChange, HostPlan, ManagedZone, managed_zones, plan_server
 from dnsctl.platform import DEBIAN
 
 from .test_facts import DEBIAN_HOST
@@ -111,3 +111,20 @@ def test_a_server_with_nothing_to_carry_gets_no_dnsctl_files(inventory):
     plan = host_plan(current={path: None for path in DEBIAN.config_files()})
     plan_server(inventory, plan, {}, {}, dt.date(2026, 11, 25))
     assert plan.empty and plan.stale == {}
+
+
+def test_a_huge_diff_is_summarised():
+    new = "".join(f"host{i}\tIN A 10.0.0.{i % 250}\n" for i in range(100_000))
+    diff = FileChange("/var/lib/bind/big.test.db", None, new, "zone").diff("ns1")
+    lines = diff.splitlines()
+    assert len(lines) == MAX_DIFF_LINES + 1
+    assert lines[:2] == ["--- /dev/null", "+++ ns1:/var/lib/bind/big.test.db"]
+    assert lines[-1] == (
+        f"... {100_003 - MAX_DIFF_LINES} more lines of this diff not shown "
+        "(100000 lines added and 0 removed in all)"
+    )
+
+
+def test_a_small_diff_is_shown_whole():
+    change = FileChange("/etc/x", "a\nb\n", "a\nc\n", "config")
+    assert change.diff("ns1").splitlines()[-2:] == ["-b", "+c"]

@@ -157,6 +157,14 @@ def test_commands_wait_for_a_requested_stop(connection, server):
     assert connection.run(["true"]).ok
 
 
+def test_run_all_runs_side_by_side_and_answers_in_order(connection):
+    started = time.monotonic()
+    commands = [["sh", "-c", f"sleep 0.4; echo {word}"] for word in ("first", "second")]
+    results = connection.run_all(commands)
+    assert [result.stdout for result in results] == ["first\n", "second\n"]
+    assert time.monotonic() - started < 0.75  # one after another: 0.8 s
+
+
 def test_put_and_get(connection, tmp_path):
     path = tmp_path / "a file; $(x)"
     user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name

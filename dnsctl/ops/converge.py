@@ -326,8 +326,9 @@ def carry_out(
 
 
 def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
+    diffs = {name: p.diff() for name, p in plans.items()}  # once: a large zone's takes a while
     report.data.setdefault("plan", {}).update(
-        {name: {"actions": p.actions(), "diff": p.diff()} for name, p in plans.items()}
+        {name: {"actions": p.actions(), "diff": diffs[name]} for name, p in plans.items()}
     )
     for name, host_plan in plans.items():
         if host_plan.empty:
@@ -335,7 +336,7 @@ def show_plans(report: Report, plans: dict[str, HostPlan]) -> None:
             continue
         report.add(name, "plan", "plan", detail="; ".join(host_plan.actions()))
         if host_plan.changes and not report.json_mode:
-            report.text(host_plan.diff())
+            report.text(diffs[name])
 
 
 def _apply(
@@ -375,13 +376,21 @@ def _apply(
                     activation = apply.Activation(host_plan, f"{apply.BACKUP_ROOT}/{stamp}")
                     activations.append(activation)
                     verb = "restart" if host_plan.restart else "reload"
-                    with report.step(name, f"back up, activate, {verb}"):
-                        apply.activate(fleet[name], activation)
-                        host_plan.activated_at = time.monotonic()
-                    if host_plan.open_firewall:
+
+                    def files_and_named() -> None:
+                        with report.step(name, f"back up, activate, {verb}"):
+                            apply.activate(fleet[name], activation)
+                            host_plan.activated_at = time.monotonic()
+
+                    def firewall() -> None:
                         zone = host_plan.facts.firewall.zone
                         with report.step(name, f"firewalld: allow dns in zone {zone}"):
                             apply.open_firewall(fleet[name], host_plan)
+
+                    # Independent of each other, so side by side (two channels of the host's
+                    # connection); both are done before named's answers are checked.
+                    steps = [files_and_named, firewall] if host_plan.open_firewall else [files_and_named]
+                    fleet.each(steps, lambda step: step())
                     _confirm_serials(session, host_plan)
 
             def follow(name: str, stage: list[str] = group) -> None:
@@ -521,11 +530,25 @@ def wait_for_transfer(
         return
     path = plan.layout.secondary_file(zone_name)
     with report.step(plan.server, f"transferred file {path}"):
-        # named writes a transferred zone to disk some time after it serves it.
+        # named writes a transferred zone to disk some time after it serves it (seconds
+        # for a large zone): the host polls, each command for at most a second, so a
+        # Ctrl-C still takes effect between commands.
         connection = session.fleet[plan.server]
         deadline = time.monotonic() + timeout
-        while not connection.run(["test", "-s", path], check=False, reconnect=True).ok:
+        polls = str(round(1 / verify.POLL_INTERVAL))
+        wait = ["sh", "-c", WAIT_FOR_FILE_SCRIPT, "dnsctl-wait-file", path, polls, str(verify.POLL_INTERVAL)]
+        while not connection.run(wait, check=False, reconnect=True).ok:
             if time.monotonic() >= deadline:
                 raise VerifyError(f"{plan.server}: named did not write {path} within {timeout:.0f} s")
             interrupt.checkpoint()
-            time.sleep(0.1)
+
+
+WAIT_FOR_FILE_SCRIPT = r"""
+# $1: a file named writes; poll at most $2 times, $3 seconds apart, until it is there and not empty.
+polls=$2
+while [ ! -s "$1" ]; do
+  [ "$polls" -gt 0 ] || exit 1
+  polls=$((polls - 1))
+  sleep "$3"
+done
+"""

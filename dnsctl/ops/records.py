@@ -13,10 +13,11 @@ run leaves it exactly as it was.
 from __future__ import annotations
 
 import fcntl
-import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import tomli
 
 from dnsctl import inventory_edit
 from dnsctl.errors import InventoryError, PreconditionError, UsageError
@@ -203,7 +204,7 @@ def _shown(record: ResolvedRecord) -> str:
 
 
 def _parse(text: str, path: Path) -> Inventory:
-    return parse_inventory(tomllib.loads(text), source=str(path))
+    return parse_inventory(tomli.loads(text), source=str(path))
 
 
 @contextmanager

@@ -263,4 +263,4 @@ def _wait_until_not_served(address: str, zone: str, timeout: float) -> verify.So
         answer = verify.soa(address, zone, timeout=1.0)
         if not answer.ok or time.monotonic() >= deadline:
             return answer
-        time.sleep(0.1)
+        time.sleep(verify.POLL_INTERVAL)

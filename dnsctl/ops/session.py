@@ -83,9 +83,10 @@ class Session:
 
 @contextmanager
 def open_session(
-    inventory_path: str | Path, report: Report, *, accept_new_host_keys: bool = False
+    inventory_path: str | Path, report: Report, *, accept_new_host_keys: bool = False, forks: int = 32
 ) -> Iterator[Session]:
-    """Load the inventory and open a session whose connections all close when it ends."""
+    """Load the inventory and open a session whose connections all close when it ends;
+    at most `forks` hosts are worked on at once."""
     inventory = load_inventory(inventory_path)
-    with Fleet(accept_new_host_keys=accept_new_host_keys) as fleet:
+    with Fleet(accept_new_host_keys=accept_new_host_keys, workers=forks) as fleet:
         yield Session(inventory, report, fleet, inventory_path=Path(inventory_path))

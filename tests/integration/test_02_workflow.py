@@ -173,6 +173,8 @@ def test_init_primary(the_lab):
     for flag in ([], ["--permanent"]):
         services = the_lab.exec("ns1", "firewall-cmd", *flag, "--zone=public", "--list-services").stdout
         assert "dns" in services.split()
+    # The permanent change is firewalld's own zone file, read after every firewalld reload.
+    assert '<service name="dns"/>' in the_lab.read("ns1", "/etc/firewalld/zones/public.xml")
     zone_file = the_lab.read("ns1", "/var/lib/bind/example.com.db")
     assert f"{serial} ; serial" in zone_file
     assert 'include "/etc/bind/named.conf.dnsctl";' in the_lab.read("ns1", "/etc/bind/named.conf.local")
