@@ -15,7 +15,6 @@ import re
 import time
 from dataclasses import dataclass, field
 
-import dns.dnssec
 import dns.exception
 import dns.message
 import dns.name
@@ -300,9 +299,11 @@ def _validate(
         return
     if left < min_validity.total_seconds():
         check.problems.append(f"{label}: RRSIG expires in {left / 3600:.1f} hours")
+    from dns import dnssec as signatures_module  # brings cryptography: only for signed zones
+
     try:
-        dns.dnssec.validate(rrset, signatures, keys, now=now)
-    except dns.dnssec.ValidationFailure as exc:
+        signatures_module.validate(rrset, signatures, keys, now=now)
+    except signatures_module.ValidationFailure as exc:
         check.problems.append(f"{label}: RRSIG does not validate ({exc})")
         return
     when = dt.datetime.fromtimestamp(expiry, dt.UTC)
@@ -354,7 +355,9 @@ def delegation_signers(address: str, zone: str) -> list[DelegationSigner]:
     for key in dnskeys:
         if not key.flags & 0x0001:  # SEP: a key-signing key (KSK or CSK)
             continue
-        ds = dns.dnssec.make_ds(origin, key, "SHA256")
+        from dns import dnssec as signatures_module
+
+        ds = signatures_module.make_ds(origin, key, "SHA256")
         digest = ds.digest.hex().upper()
         signers.append(
             DelegationSigner(
