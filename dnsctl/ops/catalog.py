@@ -16,10 +16,16 @@ from dnsctl.render import parse_managed
 
 
 def finish_consumers(
-    session: Session, plans: dict[str, HostPlan], consumers: Sequence[str], members: Sequence[str]
+    session: Session,
+    plans: dict[str, HostPlan],
+    consumers: Sequence[str],
+    members: Sequence[str],
+    *,
+    migrate: bool = True,
 ) -> None:
     """Wait until each consumer holds the primary's catalog, drop the explicit stanzas of the
-    members it carried from before the catalog, and wait until it serves the members.
+    members it carried from before the catalog (unless not migrate), and wait until it
+    serves the members.
 
     named keeps serving such a zone through the reload that drops its stanza, as the catalog's
     member, but only once it has read a catalog listing it; named reads a new catalog at most
@@ -31,7 +37,7 @@ def finish_consumers(
     assert name is not None and primary is not None
     serial = plans[primary].expect_serials[name]
     session.fleet.each(list(consumers), lambda server: wait_for_catalog(session, server, serial))
-    explicit = {server: explicit_members(session, plans[server]) for server in consumers}
+    explicit = {server: explicit_members(session, plans[server]) for server in consumers if migrate}
     explicit = {server: zones for server, zones in explicit.items() if zones}
     if explicit:
         time.sleep(catalog.MIN_UPDATE_INTERVAL + 1)
@@ -39,15 +45,19 @@ def finish_consumers(
             server: {name: "consumer", **dict.fromkeys(zones, "absent")} for server, zones in explicit.items()
         }
         converge(session, wants, [list(explicit)])
+    # A member the primary changed this run: its arrival is timed from the primary's reload.
+    changed = plans[primary].changed_zones()
+    since = plans[primary].activated_at
+
+    def served(server: str, zone: str) -> None:
+        serial, later = primary_serial(session, plans, zone)
+        changed_at = since if zone in changed else None
+        wait_for_transfer(session, plans[server], zone, serial, changed_at, at_least=later, check_file=False)
+        if inventory.signing_policy(zone):
+            verify_signing(session, server, zone)
+
     for member in members:
-        member_serial, later = primary_serial(session, plans, member)
-
-        def served(server: str, zone: str = member, serial: int = member_serial, later: bool = later) -> None:
-            wait_for_transfer(session, plans[server], zone, serial, at_least=later, check_file=False)
-            if inventory.signing_policy(zone):
-                verify_signing(session, server, zone)
-
-        session.fleet.each(list(consumers), served)
+        session.fleet.each(list(consumers), lambda server, zone=member: served(server, zone))
 
 
 def explicit_members(session: Session, plan: HostPlan) -> list[str]:

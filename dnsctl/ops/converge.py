@@ -513,14 +513,18 @@ def wait_for_transfer(
     report, timeout = session.report, session.options.timeout
     wanted = f"{serial} or later" if at_least else str(serial)
     with report.step(plan.server, f"wait for {zone_name} serial {wanted} at {plan.address}") as step:
+        asked = time.monotonic()
         answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout, at_least=at_least)
         if not verify.serial_reached(answer, serial, at_least=at_least):
             raise VerifyError(
                 f"{plan.server}: {zone_name} not transferred within {timeout:.0f} s "
                 f"({verify.describe(answer)})"
             )
-        if since is None:
+        waited = time.monotonic() - asked
+        if since is None and waited < verify.POLL_INTERVAL:
             step.detail = "already in sync"
+        elif since is None:
+            step.detail = f"in sync after {waited:.3f}s"
         else:
             took = time.monotonic() - since
             step.detail = f"zone transferred, in sync {took:.3f}s after named took the change"

@@ -8,7 +8,8 @@ plan is shown and asked for once, every host is staged and validated, and hosts
 are activated primaries before their secondaries, each secondary's transfer part
 of its stage, through the same engine as init-primary and add-slave (validation,
 backups, rollback). Then every record of each changed zone is verified at its
-primary.
+primary, and catalog consumers are waited for until they serve each member the
+catalog gives them and none it dropped.
 
 Zones dnsctl configured on a server that the inventory no longer gives it (a
 dropped zone, a secondary taken off a zone's list) are named in the plan; with
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dnsctl import apply, catalog, interrupt, verify
 from dnsctl.errors import VerifyError
 from dnsctl.models import Inventory
+from dnsctl.ops.catalog import finish_consumers, wait_until_gone
 from dnsctl.ops.converge import Wants, carry_out, plan_servers, show_plans
 from dnsctl.ops.servers import verify_primary
 from dnsctl.ops.session import Session
@@ -68,6 +70,25 @@ def apply_inventory(
     session.fleet.each(
         list(plans), lambda name: _verify(session, plans, changed, wants, name, bool(changing))
     )
+    if inventory.catalog is not None:
+        _verify_consumers(session, plans, selected or list(inventory.zones))
+
+
+def _verify_consumers(session: Session, plans: dict[str, HostPlan], zones: Sequence[str]) -> None:
+    """The catalog's consumers serve each member applied, which the catalog (not dnsctl) gave
+    them, and none of the zones the catalog dropped this run. Explicit member stanzas stay
+    where they are (`catalog sync` moves them)."""
+    inventory = session.inventory
+    name, primary = inventory.catalog, inventory.catalog_primary()
+    if name is None or primary not in plans:
+        return
+    consumers = [server for server in inventory.catalog_consumers() if server in plans]
+    members = [zone for zone in zones if zone in inventory.catalog_members()]
+    if consumers and members:
+        finish_consumers(session, plans, consumers, members, migrate=False)
+    before = plans[primary].current.get(plans[primary].layout.primary_file(name))
+    for gone in [zone for zone in catalog.listed(before) if zone not in inventory.zones]:
+        session.fleet.each(consumers, lambda server, zone=gone: wait_until_gone(session, server, zone))
 
 
 def _converge(

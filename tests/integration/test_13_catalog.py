@@ -92,12 +92,12 @@ def member_id(zone: str) -> str:
     return hashlib.sha1(dns.name.from_text(zone).to_digestable()).hexdigest()
 
 
-def catalog_members(server: str) -> set[str]:
+def catalog_members(server: str, extra: tuple[str, ...] = ()) -> set[str]:
     """The members ns1's catalog lists, asked record by record as a consumer would read them."""
     response = ask(server, f"version.{CATALOG}", "TXT")
     assert [rdata.to_text() for rrset in response.answer for rdata in rrset] == ['"2"']
     members = set()
-    for zone in ("example.com", "moved.test", "newcat.test"):
+    for zone in ("example.com", "moved.test", "newcat.test", *extra):
         answer = ask(server, f"{member_id(zone)}.zones.{CATALOG}", "PTR").answer
         members |= {rdata.target.to_text().rstrip(".") for rrset in answer for rdata in rrset}
     return members
@@ -194,6 +194,35 @@ def test_new_zone_reaches_the_secondary_with_its_configuration_untouched(the_lab
     assert code == 0, document
     assert document["plan"]["ns2"]["actions"] == []
     assert config_hash(the_lab, "ns2") == before  # byte for byte
+
+
+APPLIED_ZONE = NEW_ZONE.replace("newcat.test", "applied.test").replace("198.51.100.95", "198.51.100.97")
+
+
+def test_apply_adds_and_removes_a_member_through_the_catalog(the_lab, tmp_path):
+    """`dnsctl apply` after a zone is added to the inventory: only the primary changes, and
+    apply returns once the consumer serves the zone; after it is deleted, once it does not."""
+    before = config_hash(the_lab, "ns2")
+    grown = inventory(the_lab, tmp_path / "grown.toml", extra=MOVED_ZONE + NEW_ZONE + APPLIED_ZONE)
+    code, document = dnsctl_json("apply", "--yes", inventory=grown)
+    assert code == 0, document
+    assert document["plan"]["ns2"]["actions"] == []
+    served = served_serial(NS2, "applied.test")  # no waiting here: apply waited for it
+    assert served is not None and served == served_serial(NS1, "applied.test")
+    assert {r.to_text() for rrset in ask(NS2, "www.applied.test", "A").answer for r in rrset} == {
+        "198.51.100.97"
+    }
+    assert "applied.test" in catalog_members(NS1, extra=("applied.test",))
+    assert config_hash(the_lab, "ns2") == before
+
+    shrunk = inventory(the_lab, tmp_path / "shrunk.toml", extra=MOVED_ZONE + NEW_ZONE)
+    result = dnsctl("apply", "--yes", inventory=shrunk)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "applied.test no longer served at 198.51.100.11" in result.stdout
+    for server in (NS1, NS2):
+        assert served_serial(server, "applied.test") is None
+    assert catalog_members(NS1, extra=("applied.test",)) == {"example.com", "moved.test", "newcat.test"}
+    assert config_hash(the_lab, "ns2") == before
 
 
 def test_removed_zones_stop_everywhere(the_lab, catalog):
