@@ -15,8 +15,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from dnsctl import __version__, cli, ops
-from dnsctl.cli import main
+from dnsctl import __version__, ops
+from dnsctl.cli import main, runner
 from dnsctl.errors import InventoryError
 from dnsctl.report import ERASE_LINE, LiveLine
 
@@ -330,7 +330,7 @@ def test_json_for_interrupt_and_bug_outside_a_command(monkeypatch, good, problem
     def begin(*args):
         raise problem
 
-    monkeypatch.setattr(cli, "_begin", begin)
+    monkeypatch.setattr(runner, "_begin", begin)
     result = run("-i", str(good), "check", "--json")
     assert result.exit_code == code
     assert json.loads(result.stdout)["exit_code"] == code
@@ -414,7 +414,7 @@ def test_a_change_without_yes_and_without_a_terminal_is_refused(sessions, good, 
 
 @pytest.mark.parametrize("name", CHANGING)
 def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
-    monkeypatch.setattr(cli, "_can_ask", lambda: True)
+    monkeypatch.setattr(runner, "_can_ask", lambda: True)
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
     result = run("-i", str(good), *args, "--json")
     assert result.exit_code == 2 and sessions == []
@@ -440,7 +440,7 @@ def test_apply_check_needs_no_yes(sessions, good, monkeypatch, flag):
 
 @pytest.mark.parametrize(("answer", "code"), [("y\n", 0), ("n\n", 1), ("\n", 1), ("", 130)])
 def test_on_a_terminal_it_asks(sessions, good, monkeypatch, answer, code):
-    monkeypatch.setattr(cli, "_can_ask", lambda: True)
+    monkeypatch.setattr(runner, "_can_ask", lambda: True)
     changed = []
 
     def init_primary(session, zone):
@@ -546,7 +546,7 @@ def test_python_m_dnsctl():
 def test_live_line_only_on_a_terminal_and_never_with_json(sessions, good, monkeypatch):
     assert run("-i", str(good), "check").exit_code == 0
     assert sessions[-1]["report"].live is None  # the test runner's stdout is no terminal
-    monkeypatch.setattr(cli, "_terminal", lambda: True)
+    monkeypatch.setattr(runner, "_terminal", lambda: True)
     run("-i", str(good), "check")
     assert isinstance(sessions[-1]["report"].live, LiveLine)
     run("-i", str(good), "check", "--json")
@@ -554,7 +554,7 @@ def test_live_line_only_on_a_terminal_and_never_with_json(sessions, good, monkey
 
 
 def test_verbose_log_lines_do_not_run_into_the_live_line(sessions, good, monkeypatch):
-    monkeypatch.setattr(cli, "_terminal", lambda: True)
+    monkeypatch.setattr(runner, "_terminal", lambda: True)
 
     def check(session):
         session.report.live.delay = 0
