@@ -19,7 +19,8 @@ from typing import Literal
 import dns.serial
 
 from dnsctl import catalog, dnssec, render, tsig
-from dnsctl.facts import FileState, HostFacts
+from dnsctl.facts.files import FileState
+from dnsctl.facts.host import HostFacts
 from dnsctl.models import Inventory
 from dnsctl.namedconf import Chain, Statement
 from dnsctl.platform import Layout

@@ -18,8 +18,11 @@ from dataclasses import dataclass
 
 import dns.serial
 
-from dnsctl import facts
 from dnsctl.errors import PreconditionError
+from dnsctl.facts.dig import Transfer
+from dnsctl.facts.doctor import PrimaryPath, SecondaryPath
+from dnsctl.facts.host import HostFacts, parse_host_facts
+from dnsctl.facts.named_config import NamedConfig, ZoneConfig, ZoneStatus, parse_config
 from dnsctl.platform import Layout
 
 # Log lines that say something went wrong.
@@ -45,16 +48,16 @@ class Side:
 
     name: str
     address: str
-    host: facts.HostFacts
-    config: facts.NamedConfig
-    loaded: facts.ZoneStatus
+    host: HostFacts
+    config: NamedConfig
+    loaded: ZoneStatus
 
     @classmethod
     def parse(
         cls, name: str, address: str, host_text: str, config_text: str, layout: str | None = None
     ) -> Side:
-        config, loaded = facts.parse_config(config_text)
-        return cls(name, address, facts.parse_host_facts(host_text, layout), config, loaded)
+        config, loaded = parse_config(config_text)
+        return cls(name, address, parse_host_facts(host_text, layout), config, loaded)
 
     @property
     def layout(self) -> Layout:
@@ -64,7 +67,7 @@ class Side:
             )
         return self.host.layout
 
-    def zone(self, name: str) -> facts.ZoneConfig | None:
+    def zone(self, name: str) -> ZoneConfig | None:
         return self.config.zones.get(name)
 
     def zone_file(self, name: str, default: str) -> str:
@@ -79,9 +82,9 @@ class Pair:
     zone: str
     primary: Side
     secondary: Side
-    at_primary: facts.PrimaryPath
-    at_secondary: facts.SecondaryPath
-    transfer: facts.Transfer  # the AXFR asked from the secondary
+    at_primary: PrimaryPath
+    at_secondary: SecondaryPath
+    transfer: Transfer  # the AXFR asked from the secondary
     key: str | None  # the TSIG key the secondary's named uses towards the primary
     clock_offset: float | None  # the secondary's clock minus the primary's, in seconds
 

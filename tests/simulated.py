@@ -20,7 +20,9 @@ from typing import Any
 
 import pytest
 
-from dnsctl import apply, dnssec, facts, render, tsig
+from dnsctl import apply, dnssec, render, tsig
+from dnsctl.facts.client import parse_resolv_servers
+from dnsctl.facts.scripts import EXISTING_SCRIPT, NM_READ_SCRIPT, PREFLIGHT_SCRIPT, READ_FILES_SCRIPT
 from dnsctl.models import Inventory
 from dnsctl.ops import converge, keys
 from dnsctl.ops.session import Options, Session
@@ -503,19 +505,19 @@ class BindServer:
 
         facts_only (default: BIND is not installed yet): gather stops after the read.
         """
-        self.host.expect(script(facts.PREFLIGHT_SCRIPT), respond=self.on_preflight)
+        self.host.expect(script(PREFLIGHT_SCRIPT), respond=self.on_preflight)
         if not self.installed if facts_only is None else facts_only:
             return
-        self.host.allow(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
+        self.host.allow(script(READ_FILES_SCRIPT), respond=self.on_read_files)
         if writes:
-            self.host.expect(script(facts.EXISTING_SCRIPT), respond=self.on_existing)
+            self.host.expect(script(EXISTING_SCRIPT), respond=self.on_existing)
 
     def install(self) -> None:
         self.host.expect(prefix(*self.layout.install, *self.layout.packages), respond=self.on_install)
 
     def read_keys(self, *, make: bool = False) -> None:
         """A TSIG run reads the primary's keys first; make: a key it lacks is made there."""
-        self.host.expect(script(facts.READ_FILES_SCRIPT), respond=self.on_read_files)
+        self.host.expect(script(READ_FILES_SCRIPT), respond=self.on_read_files)
         if make:
             self.host.expect(script(keys.KEYGEN_SCRIPT), respond=self.on_keygen)
 
@@ -659,7 +661,7 @@ class NmClient:
         )
 
     def nameservers(self) -> list[str]:
-        return facts.parse_resolv_servers(self.host.files.get("/etc/resolv.conf", ""))
+        return parse_resolv_servers(self.host.files.get("/etc/resolv.conf", ""))
 
     def answering(self, fqdn: str) -> str | None:
         """The first server in resolv.conf that answers for the zone holding fqdn."""
@@ -710,7 +712,7 @@ class NmClient:
     # --- the steps of a run --------------------------------------------------------------------
 
     def read(self) -> None:
-        self.host.expect(script(facts.NM_READ_SCRIPT), respond=self.on_read)
+        self.host.expect(script(NM_READ_SCRIPT), respond=self.on_read)
 
     def set_dns(self, *, up_fails: bool = False) -> None:
         """`nmcli connection modify` then `nmcli connection up`."""

@@ -9,8 +9,9 @@ import re
 import dns.zone
 import pytest
 
-from dnsctl import apply, catalog, facts, namedconf, plan, render
+from dnsctl import apply, catalog, namedconf, plan, render
 from dnsctl.errors import InventoryError, PreconditionError
+from dnsctl.facts.host import parse_host_facts
 from dnsctl.models import parse_inventory
 from dnsctl.ops import add_slave, init_primary
 from dnsctl.platform import DEBIAN, RHEL
@@ -152,7 +153,7 @@ def test_zonestatus_serial():
 
 
 def host_plan(current) -> plan.HostPlan:
-    host_facts = facts.parse_host_facts(DEBIAN_HOST + "@@named-version\nBIND 9.18.49\n")
+    host_facts = parse_host_facts(DEBIAN_HOST + "@@named-version\nBIND 9.18.49\n")
     return plan.HostPlan("ns1", "198.51.100.10", DEBIAN, host_facts, current=dict(current))
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from dnsctl import facts, interrupt
+from dnsctl import interrupt
 from dnsctl.errors import PreconditionError, RollbackFailed, RolledBack, UsageError
+from dnsctl.facts.scripts import NM_READ_SCRIPT
 from dnsctl.models import parse_inventory
 from dnsctl.ops import configure_client
 
@@ -208,7 +209,7 @@ def test_restore_that_does_not_take_is_rollback_failed(scene):
 
 def test_no_active_connection_is_a_precondition(scene):
     client = fresh_client(scene)
-    client.host.expect(script(facts.NM_READ_SCRIPT), stderr="no active NetworkManager connection\n", status=3)
+    client.host.expect(script(NM_READ_SCRIPT), stderr="no active NetworkManager connection\n", status=3)
     with pytest.raises(PreconditionError, match=r"^client1: no active NetworkManager connection$"):
         configure_client(scene.session())
 

@@ -17,8 +17,9 @@ import dns.rrset
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from dnsctl import dnssec, facts, namedconf, plan, render, verify
+from dnsctl import dnssec, namedconf, plan, render, verify
 from dnsctl.errors import InventoryError, PreconditionError
+from dnsctl.facts.host import parse_host_facts, parse_named_version
 from dnsctl.models import parse_inventory
 from dnsctl.ops import init_primary
 from dnsctl.platform import DEBIAN
@@ -125,7 +126,7 @@ def test_policy_statements_keep_what_other_stanzas_still_use():
 
 def host_plan(current=None, *, named_active=True, restart=False) -> plan.HostPlan:
     text = DEBIAN_HOST.replace("@@named\nactive", "@@named\n" + ("active" if named_active else "inactive"))
-    host_facts = facts.parse_host_facts(text + "@@named-version\nBIND 9.18.49-1~deb12u1-Debian\n")
+    host_facts = parse_host_facts(text + "@@named-version\nBIND 9.18.49-1~deb12u1-Debian\n")
     host_plan = plan.HostPlan("ns1", "198.51.100.10", DEBIAN, host_facts, current=dict(current or {}))
     host_plan.restart = restart
     return host_plan
@@ -231,12 +232,12 @@ def test_expected_signing_of_each_policy():
 
 
 def test_named_version_and_serial_comparisons():
-    assert facts.parse_named_version("BIND 9.18.49-1~deb12u1-Debian (Extended Support Version) <id:>") == (
+    assert parse_named_version("BIND 9.18.49-1~deb12u1-Debian (Extended Support Version) <id:>") == (
         9,
         18,
     )
-    assert facts.parse_named_version("BIND 9.20.4 (Stable Release)") == (9, 20)
-    assert facts.parse_named_version("") is None
+    assert parse_named_version("BIND 9.20.4 (Stable Release)") == (9, 20)
+    assert parse_named_version("") is None
     answer = verify.SoaAnswer(5, True, "NOERROR")
     assert verify.serial_reached(answer, 5) and not verify.serial_reached(answer, 4)
     assert verify.serial_reached(answer, 4, at_least=True)

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from dnsctl import facts
 from dnsctl.cli import main
 from dnsctl.errors import VerifyError
+from dnsctl.facts.dig import Transfer
+from dnsctl.facts.named_config import ZoneStatus
 from dnsctl.models import parse_inventory
 from dnsctl.ops.doctor import doctor, read_pairs
 from dnsctl.ops.session import Session
@@ -166,7 +167,7 @@ def test_tsig_key_is_read_from_the_secondary_and_used_for_the_probe():
 
 def test_tsig_error_known_only_from_the_primary_s_log():
     pair = pair_of("tsig-badsig")
-    unsigned = dataclasses.replace(pair, transfer=facts.Transfer(0, True, None, None))
+    unsigned = dataclasses.replace(pair, transfer=Transfer(0, True, None, None))
     broken = walk(unsigned)[-1]
     assert "TSIG BADSIG" in broken.detail
     assert any("tsig verify failure (BADSIG)" in line for line in broken.evidence)
@@ -188,7 +189,7 @@ def test_a_secondary_behind_with_every_link_working_shows_its_log():
     pair = pair_of("healthy")
     behind = dataclasses.replace(
         pair,
-        secondary=dataclasses.replace(pair.secondary, loaded=facts.ZoneStatus(None, "secondary", 2026112500)),
+        secondary=dataclasses.replace(pair.secondary, loaded=ZoneStatus(None, "secondary", 2026112500)),
     )
     broken = walk(behind)[-1]
     assert (broken.check, broken.ok) == ("serves ns1's serial", False)

@@ -8,8 +8,10 @@ import subprocess
 
 import pytest
 
-from dnsctl import facts
 from dnsctl.errors import PreconditionError
+from dnsctl.facts.files import FileState, parse_files, parse_missing_dirs, parse_resolved
+from dnsctl.facts.host import parse_host_facts, preflight_arguments, split_preflight
+from dnsctl.facts.scripts import PREFLIGHT_SCRIPT, sections
 from dnsctl.platform import DEBIAN, RHEL, detect_layout
 
 DEBIAN_RELEASE = """PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
@@ -54,7 +56,7 @@ state=not running
 
 
 def test_debian_host_with_firewall_closed():
-    host = facts.parse_host_facts(DEBIAN_HOST)
+    host = parse_host_facts(DEBIAN_HOST)
     assert host.layout is DEBIAN
     assert host.bind_installed and host.named_active
     assert host.firewall.state == "running" and host.firewall.zone == "public"
@@ -62,7 +64,7 @@ def test_debian_host_with_firewall_closed():
 
 
 def test_rhel_host_without_bind_and_firewalld_stopped():
-    host = facts.parse_host_facts(RHEL_HOST)
+    host = parse_host_facts(RHEL_HOST)
     assert host.layout is RHEL
     assert not host.bind_installed and not host.named_active
     assert host.firewall.state == "not running"
@@ -70,25 +72,25 @@ def test_rhel_host_without_bind_and_firewalld_stopped():
 
 def test_dns_open_needs_runtime_and_permanent():
     text = DEBIAN_HOST.replace("runtime=dhcpv6-client ssh", "runtime=dns ssh")
-    assert not facts.parse_host_facts(text).firewall.dns_open
+    assert not parse_host_facts(text).firewall.dns_open
     text = text.replace("permanent=dhcpv6-client ssh", "permanent=ssh dns")
-    assert facts.parse_host_facts(text).firewall.dns_open
+    assert parse_host_facts(text).firewall.dns_open
 
 
 def test_firewalld_over_dbus_or_firewall_cmd():
-    assert not facts.parse_host_facts(DEBIAN_HOST).firewall.dbus
-    assert facts.parse_host_facts(DEBIAN_HOST + "api=dbus\n").firewall.dbus
-    assert not facts.parse_host_facts(DEBIAN_HOST + "api=firewall-cmd\n").firewall.dbus
+    assert not parse_host_facts(DEBIAN_HOST).firewall.dbus
+    assert parse_host_facts(DEBIAN_HOST + "api=dbus\n").firewall.dbus
+    assert not parse_host_facts(DEBIAN_HOST + "api=firewall-cmd\n").firewall.dbus
 
 
 def test_no_firewalld_at_all_counts_as_open():
-    host = facts.parse_host_facts("@@os-release\nID=debian\n@@firewall\nstate=absent\n")
+    host = parse_host_facts("@@os-release\nID=debian\n@@firewall\nstate=absent\n")
     assert host.firewall.state == "absent" and host.firewall.dns_open
 
 
 def test_inventory_layout_overrides_detection():
-    assert facts.parse_host_facts(DEBIAN_HOST, "rhel").layout is RHEL
-    assert facts.parse_host_facts("@@os-release\nID=alpine\n").layout is None
+    assert parse_host_facts(DEBIAN_HOST, "rhel").layout is RHEL
+    assert parse_host_facts("@@os-release\nID=alpine\n").layout is None
 
 
 def test_detect_layout():
@@ -108,8 +110,8 @@ def test_parse_files_with_missing_utf8_owner_and_mode():
         "-/etc/bind/named.conf.dnsctl\n/etc/bind/named.conf.dnsctl\n"
         f"+/var/lib/bind/empty.db\n/srv/zones/empty.db\n{meta}\n\n0 {meta}\n"
     )
-    files = facts.parse_files(output)
-    assert files["/etc/bind/named.conf.local"] == facts.FileState(
+    files = parse_files(output)
+    assert files["/etc/bind/named.conf.local"] == FileState(
         "/etc/bind/named.conf.local", "/etc/bind/named.conf.local", text, "0", "107", 0o640, 1
     )
     assert files["/etc/bind/named.conf.dnsctl"].text is None
@@ -133,25 +135,25 @@ def test_parse_files_with_missing_utf8_owner_and_mode():
 )
 def test_parse_files_refuses_links_and_races(output, needle):
     with pytest.raises(PreconditionError, match=re.escape(needle)):
-        facts.parse_files(output)
+        parse_files(output)
 
 
 def test_parse_resolved_lists_what_each_include_loads():
     output = "?/etc/bind/conf.d/*.conf\n=/etc/bind/conf.d/*.conf\n/etc/bind/conf.d/a.conf\n?/nothing*\n"
-    assert facts.parse_resolved(output) == {
+    assert parse_resolved(output) == {
         "/etc/bind/conf.d/*.conf": ["/etc/bind/conf.d/a.conf"],
         "/nothing*": [],
     }
 
 
 def test_missing_dirs_refuses_a_link():
-    assert facts.parse_missing_dirs("/var/cache/bind/slaves\n") == {"/var/cache/bind/slaves"}
+    assert parse_missing_dirs("/var/cache/bind/slaves\n") == {"/var/cache/bind/slaves"}
     with pytest.raises(PreconditionError, match="symbolic link"):
-        facts.parse_missing_dirs("!/var/cache/bind/slaves\n")
+        parse_missing_dirs("!/var/cache/bind/slaves\n")
 
 
 def test_sections():
-    assert facts.sections("ignored\n@@a\n1\n2\n@@b\n@@a\n3\n") == {"a": ["1", "2", "3"], "b": []}
+    assert sections("ignored\n@@a\n1\n2\n@@b\n@@a\n3\n") == {"a": ["1", "2", "3"], "b": []}
 
 
 def test_preflight_is_every_read_in_one_command(tmp_path):
@@ -170,17 +172,17 @@ def test_preflight_is_every_read_in_one_command(tmp_path):
     argv = [
         "sh",
         "-c",
-        facts.PREFLIGHT_SCRIPT,
+        PREFLIGHT_SCRIPT,
         "dnsctl-preflight",
-        *facts.preflight_arguments("192.0.2.1", reads),
+        *preflight_arguments("192.0.2.1", reads),
     ]
     result = subprocess.run(argv, capture_output=True, text=True, check=True)
-    facts_text, read = facts.split_preflight(result.stdout)
+    facts_text, read = split_preflight(result.stdout)
     assert "@@os-release" in facts_text and "@@firewall" in facts_text
     dirs_text, files_text = read["debian"]
-    assert facts.parse_missing_dirs(dirs_text) == {str(tmp_path / "slaves")}
-    files = facts.parse_files(files_text)
+    assert parse_missing_dirs(dirs_text) == {str(tmp_path / "slaves")}
+    files = parse_files(files_text)
     assert files[str(present)].text == "ünïcödé ✓\n" and files[str(absent)].text is None
-    assert facts.parse_resolved(files_text) == {str(present): [str(present)]}
+    assert parse_resolved(files_text) == {str(present): [str(present)]}
     with pytest.raises(PreconditionError, match="symbolic link"):
-        facts.parse_files(read["rhel"][1])
+        parse_files(read["rhel"][1])

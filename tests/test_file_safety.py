@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from dnsctl import apply, facts, namedconf, secrets
+from dnsctl import apply, namedconf, secrets
 from dnsctl.errors import PreconditionError, RolledBack, ValidationError
+from dnsctl.facts.files import FileState, parse_files, parse_resolved
+from dnsctl.facts.host import parse_host_facts
+from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.models import parse_inventory
 from dnsctl.ops import add_slave, init_primary
 from dnsctl.plan import FileChange, HostPlan
@@ -284,11 +287,11 @@ def test_read_refuses_links_and_fifos_and_counts_hard_links(tmp_path, canary):
     (tmp_path / "link").symlink_to(canary)
     os.mkfifo(tmp_path / "fifo")
     for name in ("link", "fifo"):
-        output = sh(facts.READ_FILES_SCRIPT, str(tmp_path / name)).stdout
+        output = sh(READ_FILES_SCRIPT, str(tmp_path / name)).stdout
         with pytest.raises(PreconditionError):
-            facts.parse_files(output)
+            parse_files(output)
     (tmp_path / "second-name").hardlink_to(canary)
-    files = facts.parse_files(sh(facts.READ_FILES_SCRIPT, str(canary)).stdout)
+    files = parse_files(sh(READ_FILES_SCRIPT, str(canary)).stdout)
     assert files[str(canary)].links == 2 and files[str(canary)].mode == 0o600
 
 
@@ -298,11 +301,11 @@ def test_read_resolves_include_targets_as_named_opens_them(tmp_path):
         (tmp_path / "conf.d" / name).write_text(f"// {name}\n")
     (tmp_path / "alias.conf").symlink_to(tmp_path / "conf.d" / "a.conf")
     targets = [f"{tmp_path}/conf.d/*.conf", f"{tmp_path}/./alias.conf", f"{tmp_path}/none*"]
-    output = sh(facts.READ_FILES_SCRIPT, "--", *targets).stdout
-    resolved = facts.parse_resolved(output)
+    output = sh(READ_FILES_SCRIPT, "--", *targets).stdout
+    resolved = parse_resolved(output)
     a, b = str(tmp_path / "conf.d" / "a.conf"), str(tmp_path / "conf.d" / "b.conf")
     assert resolved == {targets[0]: [a, b], targets[1]: [a], targets[2]: []}
-    assert facts.parse_files(output)[a].text == "// a.conf\n"
+    assert parse_files(output)[a].text == "// a.conf\n"
 
 
 def test_prepare_never_follows_a_planted_directory_link(tmp_path, canary):
@@ -394,8 +397,8 @@ def test_activate_refuses_a_backup_root_that_is_a_link(tmp_path):
 
 def test_ownership_keeps_the_originals_or_narrows_it():
     zone = "/var/lib/bind/x.db"
-    plan = HostPlan("ns1", "198.51.100.10", DEBIAN, facts.parse_host_facts(DEBIAN_HOST))
-    plan.files = {zone: facts.FileState(zone, zone, "", "0", "107", 0o2750)}
+    plan = HostPlan("ns1", "198.51.100.10", DEBIAN, parse_host_facts(DEBIAN_HOST))
+    plan.files = {zone: FileState(zone, zone, "", "0", "107", 0o2750)}
     existing = FileChange(zone, "", "new", "zone", "bind", "x")
     created = FileChange("/etc/bind/named.conf.dnsctl", None, "new", "config", "bind")
     assert apply.ownership(plan, existing) == ("0:107", 0o640)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dnsctl import apply, facts
+from dnsctl import apply
 from dnsctl.errors import CommandFailed
+from dnsctl.facts.host import parse_host_facts
 from dnsctl.plan import HostPlan
 from dnsctl.platform import DEBIAN, RHEL, Layout
 
@@ -18,7 +19,7 @@ UNKNOWN = "E: Unable to locate package bind9\n"
 
 
 def plan_for(layout: Layout) -> HostPlan:
-    return HostPlan("ns1", "198.51.100.10", layout, facts.parse_host_facts(DEBIAN_HOST), install=True)
+    return HostPlan("ns1", "198.51.100.10", layout, parse_host_facts(DEBIAN_HOST), install=True)
 
 
 def test_installs_from_the_lists_the_server_has():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from dnsctl import facts, render
+from dnsctl import render
+from dnsctl.facts.host import parse_host_facts
 from dnsctl.models import parse_inventory
 from dnsctl.plan import MAX_DIFF_LINES, FileChange, HostPlan, ManagedZone, managed_zones, plan_server
 from dnsctl.platform import DEBIAN
@@ -13,7 +14,7 @@ from .test_facts import DEBIAN_HOST
 
 
 def host_plan(**changes) -> HostPlan:
-    return HostPlan("ns1", "198.51.100.10", DEBIAN, facts.parse_host_facts(DEBIAN_HOST), **changes)
+    return HostPlan("ns1", "198.51.100.10", DEBIAN, parse_host_facts(DEBIAN_HOST), **changes)
 
 
 def test_diff_of_a_new_file():

@@ -15,8 +15,9 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from dnsctl import apply, facts, interrupt, render
+from dnsctl import apply, interrupt, render
 from dnsctl.errors import RemoteError, RollbackFailed, RolledBack
+from dnsctl.facts.host import parse_host_facts
 from dnsctl.models import parse_inventory
 from dnsctl.ops import add_slave, rollback
 from dnsctl.ops.session import Options, Session
@@ -91,7 +92,7 @@ def host_plan(tmp_path: Path, named_active: bool = True) -> tuple[HostPlan, dict
     paths = {name: tmp_path / "etc" / name for name in ("example.com.db", "named.conf.local", "dnsctl.conf")}
     paths["example.com.db"].parent.mkdir(parents=True)
     state = "active" if named_active else "inactive"
-    host_facts = facts.parse_host_facts(DEBIAN_HOST.replace("@@named\nactive", f"@@named\n{state}"))
+    host_facts = parse_host_facts(DEBIAN_HOST.replace("@@named\nactive", f"@@named\n{state}"))
     plan = HostPlan(
         "ns1",
         "198.51.100.10",
@@ -203,13 +204,13 @@ def test_expected_after_a_failed_add_slave(inventory):
         "ns1",
         "198.51.100.10",
         DEBIAN,
-        facts.parse_host_facts(DEBIAN_HOST),
+        parse_host_facts(DEBIAN_HOST),
         current={MANAGED: 'zone "example.com" {\n\ttype master;\n};\n'},
         changes=[FileChange("/var/lib/bind/example.com.db", OLD_ZONE, NEW_ZONE, "zone", zone="example.com")],
         expect_serials={"example.com": 2026112500},
     )
     secondary = HostPlan(
-        "ns2", "198.51.100.11", DEBIAN, facts.parse_host_facts(DEBIAN_HOST), current={MANAGED: None}
+        "ns2", "198.51.100.11", DEBIAN, parse_host_facts(DEBIAN_HOST), current={MANAGED: None}
     )
     activations = [apply.Activation(primary, "/b"), apply.Activation(secondary, "/b")]
     activations[0].restored_serials = {"example.com": 2026112501}
@@ -230,7 +231,7 @@ def test_a_secondary_outside_the_run_must_follow_the_rollback(inventory):
         "ns1",
         "198.51.100.10",
         DEBIAN,
-        facts.parse_host_facts(DEBIAN_HOST),
+        parse_host_facts(DEBIAN_HOST),
         current={MANAGED: 'zone "example.com" {\n};\n'},
         changes=[FileChange("/var/lib/bind/example.com.db", OLD_ZONE, NEW_ZONE, "zone", zone="example.com")],
         expect_serials={"example.com": 2026112500},
@@ -250,7 +251,7 @@ def test_roll_back_names_each_hosts_state_when_one_fails(inventory, monkeypatch)
     fleet.connected = ["ns1", "ns2"]
     session = session_for(inventory, fleet)
     plans = {
-        name: HostPlan(name, address, DEBIAN, facts.parse_host_facts(DEBIAN_HOST))
+        name: HostPlan(name, address, DEBIAN, parse_host_facts(DEBIAN_HOST))
         for name, address in (("ns1", "198.51.100.10"), ("ns2", "198.51.100.11"))
     }
     activations = [apply.Activation(plans[name], "/var/backups/dnsctl/x") for name in ("ns1", "ns2")]

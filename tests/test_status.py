@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dnsctl import facts, verify
+from dnsctl import verify
 from dnsctl.errors import VerifyError
+from dnsctl.facts.dig import parse_transfer, parse_transfers
+from dnsctl.facts.host import parse_host_facts
+from dnsctl.facts.scripts import sections
 from dnsctl.models import parse_inventory
 from dnsctl.ops.session import Session
 from dnsctl.ops.status import CHECKS, Findings, Row, _check_firewall, status, table
@@ -25,7 +28,7 @@ NS1, NS2 = "198.51.100.10", "198.51.100.11"
 
 def served_text(case: str) -> str:
     output = (DATA / case / "ns2-dnsctl-transfer.txt").read_text()
-    return "\n".join(facts.sections(output)[NS1])
+    return "\n".join(sections(output)[NS1])
 
 
 def test_no_drift_when_the_primary_serves_what_the_inventory_says():
@@ -62,15 +65,13 @@ def test_signing_records_are_not_drift():
 
 
 def test_transfers_asked_from_a_client_were_refused():
-    attempts = facts.parse_transfers((DATA / "healthy" / "client1-dnsctl-transfer.txt").read_text())
+    attempts = parse_transfers((DATA / "healthy" / "client1-dnsctl-transfer.txt").read_text())
     assert set(attempts) == {NS1, NS2}
     assert all(attempt.failed and not attempt.ok and attempt.records == 0 for attempt in attempts.values())
 
 
 def test_dig_failing_by_itself_is_no_refusal():
-    attempt = facts.parse_transfer(
-        "dig: couldn't get address for 'nosuch': not found\n;; dnsctl records: 0\n"
-    )
+    attempt = parse_transfer("dig: couldn't get address for 'nosuch': not found\n;; dnsctl records: 0\n")
     assert attempt.error == "dig failed: dig: couldn't get address for 'nosuch': not found" and not attempt.ok
 
 
@@ -155,7 +156,7 @@ def test_status_names_a_secondary_out_of_reach(run_status):
 
 def test_firewall_open_now_but_not_for_good():
     found = Findings()
-    host = facts.parse_host_facts(
+    host = parse_host_facts(
         "@@os-release\nID=debian\n@@firewall\nstate=running\nzone=public\nruntime=dns ssh\npermanent=ssh\n"
     )
     _check_firewall("ns1", host, found)

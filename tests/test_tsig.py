@@ -196,7 +196,7 @@ def test_the_secondary_asks_its_primary_with_the_key():
 
 
 def host_plan(server: str, files: dict[str, str], keyring: tsig.Keyring) -> HostPlan:
-    from dnsctl.facts import parse_host_facts
+    from dnsctl.facts.host import parse_host_facts
 
     facts = parse_host_facts(f"@@os-release\n{DEBIAN_RELEASE}@@named\nactive\n")
     address = NS1 if server == "ns1" else NS2

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dnsctl import facts, verify
+from dnsctl import verify
 from dnsctl.errors import DnsctlError, PreconditionError, RollbackFailed, RolledBack, UsageError, VerifyError
+from dnsctl.facts.client import DnsSettings, nm_list, parse_getent, parse_nm_settings, parse_resolv_servers
+from dnsctl.facts.scripts import NM_READ_SCRIPT
 from dnsctl.models import Inventory
 from dnsctl.ops.session import Session
 from dnsctl.remote import Connection
@@ -81,7 +83,7 @@ def _served_sample(inventory: Inventory, servers: list[str]) -> Probe | None:
 
 
 def nm_changes(
-    current: facts.DnsSettings, servers: Sequence[str], dns_options: str | None
+    current: DnsSettings, servers: Sequence[str], dns_options: str | None
 ) -> dict[str, tuple[str, str]]:
     """nmcli setting -> (current, wanted) for every setting that differs."""
     have = {
@@ -91,7 +93,7 @@ def nm_changes(
     }
     wanted = {"ipv4.dns": list(servers), "ipv4.ignore-auto-dns": ["yes"]}
     if dns_options is not None:
-        wanted["ipv4.dns-options"] = facts.nm_list(dns_options)
+        wanted["ipv4.dns-options"] = nm_list(dns_options)
     return {
         key: (" ".join(have[key]), " ".join(value) if key == "ipv4.dns" else ",".join(value))
         for key, value in wanted.items()
@@ -109,10 +111,10 @@ def _configure_one(
     report, connection = session.report, session.fleet[name]
     configured = session.inventory.clients[name].connection or ""
     with report.step(name, "read NetworkManager connection") as step:
-        result = connection.run(["sh", "-c", facts.NM_READ_SCRIPT, "dnsctl-nm", configured], check=False)
+        result = connection.run(["sh", "-c", NM_READ_SCRIPT, "dnsctl-nm", configured], check=False)
         if not result.ok:
             raise PreconditionError(f"{name}: {result.reason()}")
-        before = facts.parse_nm_settings(result.stdout)
+        before = parse_nm_settings(result.stdout)
         step.detail = f"{before.connection}: dns {' '.join(before.dns) or '(none)'}"
     changes = nm_changes(before, servers, dns_options)
     lines = [f"{key}: {old or '(none)'} -> {new}" for key, (old, new) in changes.items()]
@@ -139,15 +141,15 @@ def _set_dns(connection: Connection, conn_name: str, settings: dict[str, str]) -
     connection.run(["nmcli", "connection", "up", conn_name], timeout=60)
 
 
-def _restore(session: Session, name: str, before: facts.DnsSettings, cause: BaseException) -> None:
+def _restore(session: Session, name: str, before: DnsSettings, cause: BaseException) -> None:
     """Give the client its previous DNS settings back; always raises."""
     reason = "interrupted" if isinstance(cause, KeyboardInterrupt) else str(cause)
     connection = session.fleet[name]
     try:
         with session.report.step(name, f"roll back: previous DNS settings of {before.connection}"):
             _set_dns(connection, before.connection, before.as_nmcli())
-            result = connection.run(["sh", "-c", facts.NM_READ_SCRIPT, "dnsctl-nm", before.connection])
-            after = facts.parse_nm_settings(result.stdout)
+            result = connection.run(["sh", "-c", NM_READ_SCRIPT, "dnsctl-nm", before.connection])
+            after = parse_nm_settings(result.stdout)
             if after.dns != before.dns:
                 shown = " ".join(after.dns) or "(none)"
                 raise VerifyError(f"DNS is {shown}, expected {' '.join(before.dns) or '(none)'}")
@@ -162,7 +164,7 @@ def _restore(session: Session, name: str, before: facts.DnsSettings, cause: Base
 def _verify_client(session: Session, name: str, servers: list[str], probe: Probe | None) -> None:
     report, connection = session.report, session.fleet[name]
     with report.step(name, "verify /etc/resolv.conf") as step:
-        listed = facts.parse_resolv_servers(connection.get("/etc/resolv.conf") or "")
+        listed = parse_resolv_servers(connection.get("/etc/resolv.conf") or "")
         if listed[: len(servers)] != servers[: len(listed)] or not listed:
             raise VerifyError(
                 f"{name}: /etc/resolv.conf lists {' '.join(listed) or 'no servers'}, "
@@ -187,4 +189,4 @@ def getent(connection: Connection, fqdn: str, rdtype: str) -> set[str]:
     """What the client's own resolver says (through resolv.conf and nsswitch)."""
     database = "ahostsv6" if rdtype == "AAAA" else "ahostsv4"
     result = connection.run(["getent", database, fqdn], check=False, timeout=60)
-    return facts.parse_getent(result.stdout)
+    return parse_getent(result.stdout)

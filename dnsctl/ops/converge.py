@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Callable
 
-from dnsctl import apply, catalog, dnssec, facts, interrupt, namedconf, plan, render, tsig, verify
+from dnsctl import apply, catalog, dnssec, interrupt, namedconf, plan, render, tsig, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
@@ -21,6 +21,9 @@ from dnsctl.errors import (
     ValidationError,
     VerifyError,
 )
+from dnsctl.facts.files import FileState, parse_files, parse_missing_dirs, parse_resolved
+from dnsctl.facts.host import Existing, parse_existing, parse_host_facts, preflight_arguments, split_preflight
+from dnsctl.facts.scripts import EXISTING_SCRIPT, PREFLIGHT_SCRIPT, READ_FILES_SCRIPT
 from dnsctl.models import Inventory
 from dnsctl.namedconf import Statement
 from dnsctl.ops import keys, rollback
@@ -58,10 +61,10 @@ def gather(
         for each in ([LAYOUTS[configured]] if configured else LAYOUTS.values())
     }
     output = connection.run(
-        ["sh", "-c", facts.PREFLIGHT_SCRIPT, "dnsctl-preflight", *facts.preflight_arguments(address, reads)]
+        ["sh", "-c", PREFLIGHT_SCRIPT, "dnsctl-preflight", *preflight_arguments(address, reads)]
     ).stdout
-    facts_text, read = facts.split_preflight(output)
-    host_facts = facts.parse_host_facts(facts_text, configured)
+    facts_text, read = split_preflight(output)
+    host_facts = parse_host_facts(facts_text, configured)
     layout = host_facts.layout
     if layout is None:
         raise PreconditionError(
@@ -79,8 +82,8 @@ def gather(
     # Every file dnsctl may change, read without following links; and named's main file.
     ours = _ours(layout, zone_files)
     try:
-        files = facts.parse_files(files_text)
-        resolved = facts.parse_resolved(files_text)
+        files = parse_files(files_text)
+        resolved = parse_resolved(files_text)
         _refuse_shared(files, ours)
     except PreconditionError as exc:
         raise PreconditionError(f"{server}: {exc}; nothing was changed") from None
@@ -113,7 +116,7 @@ def gather(
     try:
         if host_plan.changes:
             host_plan.chain = _chain(connection, host_plan, ours, resolved)
-        missing = facts.parse_missing_dirs(dirs_text)
+        missing = parse_missing_dirs(dirs_text)
         host_plan.directories = [path for path in host_plan.directories if path in missing]
     except PreconditionError as exc:
         raise PreconditionError(f"{server}: {exc}; nothing was changed") from None
@@ -124,8 +127,8 @@ def gather(
         unsigned = [
             layout.primary_file(zone) for zone in zone_files if not dnssec.stanza_policy(stanzas.get(zone))
         ]
-        existing = facts.parse_existing(
-            connection.run(["sh", "-c", facts.EXISTING_SCRIPT, "dnsctl-check", *unsigned]).stdout
+        existing = parse_existing(
+            connection.run(["sh", "-c", EXISTING_SCRIPT, "dnsctl-check", *unsigned]).stdout
         )
         _refuse_existing(server, existing)
     return host_plan
@@ -174,7 +177,7 @@ def _expected_zones(inventory: Inventory, host_plan: HostPlan, wants: dict[str, 
 MAX_INCLUDE_DEPTH = 8
 
 
-def _refuse_shared(files: dict[str, facts.FileState], ours: list[str]) -> None:
+def _refuse_shared(files: dict[str, FileState], ours: list[str]) -> None:
     """A file with other hard links would be split from them when dnsctl renames over it,
     and one of those names may be a file dnsctl must never show or change."""
     for path in ours:
@@ -202,13 +205,13 @@ def _chain(
         if not chain.missing:
             break
         output = connection.run(
-            ["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", "--", *sorted(chain.missing)]
+            ["sh", "-c", READ_FILES_SCRIPT, "dnsctl-read", "--", *sorted(chain.missing)]
         ).stdout
-        for state in facts.parse_files(output).values():
+        for state in parse_files(output).values():
             files.setdefault(state.path, state)
             if state.text is not None:
                 texts.setdefault(state.canonical, state.text)
-        resolved.update(facts.parse_resolved(output))
+        resolved.update(parse_resolved(output))
     else:
         raise PreconditionError(f"{root}: includes nest deeper than {MAX_INCLUDE_DEPTH} files")
     chain.changed = {canonical[c.path] for c in host_plan.changes if c.kind == "config"}
@@ -223,7 +226,7 @@ def _served_serial(address: str, zone: str) -> int | None:
     return answer.serial if answer.ok else None
 
 
-def _refuse_existing(server: str, existing: facts.Existing) -> None:
+def _refuse_existing(server: str, existing: Existing) -> None:
     """Refuse to build on a configuration named already rejects, or over a journal."""
     if existing.checkconf_error:
         raise ValidationError(

@@ -12,8 +12,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dnsctl import facts
 from dnsctl.errors import PreconditionError, UsageError, VerifyError
+from dnsctl.facts.dig import Transfer, parse_transfers
+from dnsctl.facts.doctor import PrimaryPath, SecondaryPath, parse_primary_path, parse_secondary_path
+from dnsctl.facts.host import parse_host_facts
+from dnsctl.facts.scripts import (
+    CONFIG_SCRIPT,
+    HOST_SCRIPT,
+    PRIMARY_PATH_SCRIPT,
+    SECONDARY_PATH_SCRIPT,
+    TRANSFER_SCRIPT,
+)
 from dnsctl.ops.session import Session
 from dnsctl.transfer_path import Link, Pair, Side, walk
 
@@ -80,14 +89,14 @@ def read_side(session: Session, name: str, zone_name: str) -> Side:
     """Host facts and named's configuration of one side."""
     connection = session.fleet[name]
     server = session.inventory.servers[name]
-    host_text = connection.run(["sh", "-c", facts.HOST_SCRIPT, "dnsctl-facts", server.address]).stdout
-    layout = facts.parse_host_facts(host_text, server.layout).layout
+    host_text = connection.run(["sh", "-c", HOST_SCRIPT, "dnsctl-facts", server.address]).stdout
+    layout = parse_host_facts(host_text, server.layout).layout
     if layout is None:
         raise PreconditionError(
             f"{name}: cannot tell the OS family from /etc/os-release; set servers.{name}.layout"
         )
     config_text = connection.run(
-        ["sh", "-c", facts.CONFIG_SCRIPT, "dnsctl-config", layout.named_conf, zone_name]
+        ["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", layout.named_conf, zone_name]
     ).stdout
     return Side.parse(name, server.address, host_text, config_text, server.layout)
 
@@ -123,8 +132,8 @@ def read_pairs(session: Session, zone_name: str, primary_name: str, secondaries:
 class Probe:
     """What the secondary sees of the path to the primary."""
 
-    at_secondary: facts.SecondaryPath
-    transfer: facts.Transfer
+    at_secondary: SecondaryPath
+    transfer: Transfer
     key: str | None  # the TSIG key the secondary's named uses towards the primary
     clock: float | None  # the secondary's clock minus ours
 
@@ -136,9 +145,7 @@ def _timed(session: Session, name: str, argv: list[str]) -> tuple[str, float]:
     return output, (before + time.time()) / 2
 
 
-def read_primary_path(
-    session: Session, primary: Side, zone_name: str
-) -> tuple[facts.PrimaryPath, float | None]:
+def read_primary_path(session: Session, primary: Side, zone_name: str) -> tuple[PrimaryPath, float | None]:
     """The primary's sockets, firewall, journal and log; and its clock minus ours."""
     firewall_zone = primary.host.firewall.zone if primary.host.firewall.state == "running" else None
     output, ours = _timed(
@@ -147,14 +154,14 @@ def read_primary_path(
         [
             "sh",
             "-c",
-            facts.PRIMARY_PATH_SCRIPT,
+            PRIMARY_PATH_SCRIPT,
             "dnsctl-doctor",
             zone_name,
             primary.zone_file(zone_name, primary.layout.primary_file(zone_name)),
             firewall_zone or "",
         ],
     )
-    path = facts.parse_primary_path(output, firewall_zone)
+    path = parse_primary_path(output, firewall_zone)
     return path, None if path.clock is None else path.clock - ours
 
 
@@ -170,7 +177,7 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
         [
             "sh",
             "-c",
-            facts.SECONDARY_PATH_SCRIPT,
+            SECONDARY_PATH_SCRIPT,
             "dnsctl-doctor",
             zone_name,
             primary.address,
@@ -178,19 +185,19 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
             layout.group,
         ],
     )
-    at_secondary = facts.parse_secondary_path(output)
+    at_secondary = parse_secondary_path(output)
     if at_secondary is None:
         raise PreconditionError(
             f"{secondary.name}: dig is not installed (bind9-dnsutils or bind-utils); "
             "doctor runs it there to test the path to the primary"
         )
-    transfers = facts.parse_transfers(
+    transfers = parse_transfers(
         session.fleet[secondary.name]
         .run(
             [
                 "sh",
                 "-c",
-                facts.TRANSFER_SCRIPT,
+                TRANSFER_SCRIPT,
                 "dnsctl-transfer",
                 zone_name,
                 secondary.address,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dnsctl import facts, interrupt, verify
+from dnsctl import interrupt, verify
 from dnsctl.errors import (
     DnsctlError,
     PreconditionError,
@@ -20,6 +20,7 @@ from dnsctl.errors import (
     UsageError,
     VerifyError,
 )
+from dnsctl.facts.client import parse_dig_server
 from dnsctl.models import dns_name_text, in_zone
 from dnsctl.ops.clients import address_records, getent, sample_name
 from dnsctl.ops.session import Session
@@ -49,7 +50,7 @@ def _resolve_on(connection: Connection, fqdn: str, rdtype: str) -> Resolution:
             "failover-test needs it to see which server answered"
         )
     status = "NOERROR" if values else "no answer"
-    return Resolution(facts.parse_dig_server(dig.stdout), values, status, seconds)
+    return Resolution(parse_dig_server(dig.stdout), values, status, seconds)
 
 
 def failover_test(

@@ -11,8 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from dnsctl import facts, interrupt, tsig, verify
+from dnsctl import interrupt, tsig, verify
 from dnsctl.errors import VerifyError
+from dnsctl.facts.files import parse_files
+from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
 from dnsctl.platform import LAYOUTS
@@ -34,9 +36,9 @@ def held_keys(session: Session, server: str) -> dict[str, tsig.Key]:
     """
     layout = session.inventory.servers[server].layout
     paths = [tsig.key_file(LAYOUTS[name]) for name in ([layout] if layout else LAYOUTS)]
-    output = session.fleet[server].run(["sh", "-c", facts.READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
+    output = session.fleet[server].run(["sh", "-c", READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
     keys: dict[str, tsig.Key] = {}
-    for state in facts.parse_files(output).values():
+    for state in parse_files(output).values():
         keys.update(tsig.parse_keys(state.text))
     return keys
 

@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 
 import dns.exception
 
-from dnsctl import dnssec, facts, verify
+from dnsctl import dnssec, verify
 from dnsctl.errors import RemoteError, VerifyError
+from dnsctl.facts.dig import Transfer, parse_transfers
+from dnsctl.facts.host import HostFacts, parse_host_facts
+from dnsctl.facts.named_config import parse_config
+from dnsctl.facts.scripts import CONFIG_SCRIPT, HOST_SCRIPT, TRANSFER_SCRIPT, sections
 from dnsctl.ops.session import Session
 
 # The table's columns after zone, server, role and serial; a cell is ok, FAIL or - (not asked).
@@ -122,13 +126,13 @@ def _connect(session: Session, hosts: list[str], found: Findings) -> set[str]:
     return reachable
 
 
-def read_host(session: Session, server: str) -> facts.HostFacts:
+def read_host(session: Session, server: str) -> HostFacts:
     address = session.inventory.servers[server].address
-    output = session.fleet[server].run(["sh", "-c", facts.HOST_SCRIPT, "dnsctl-facts", address]).stdout
-    return facts.parse_host_facts(output, session.inventory.servers[server].layout)
+    output = session.fleet[server].run(["sh", "-c", HOST_SCRIPT, "dnsctl-facts", address]).stdout
+    return parse_host_facts(output, session.inventory.servers[server].layout)
 
 
-def _check_firewall(server: str, host: facts.HostFacts, found: Findings) -> None:
+def _check_firewall(server: str, host: HostFacts, found: Findings) -> None:
     firewall = host.firewall
     found.firewalls[server] = {
         "state": firewall.state,
@@ -154,7 +158,7 @@ def _check_zone(
     zone_name: str,
     client: str | None,
     reachable: set[str],
-    host_facts: dict[str, facts.HostFacts],
+    host_facts: dict[str, HostFacts],
     found: Findings,
 ) -> None:
     inventory = session.inventory
@@ -234,22 +238,18 @@ def _check_zone(
     found.problems.extend(problems)
 
 
-def transfers_from(
-    session: Session, client: str, zone_name: str, servers: list[str]
-) -> dict[str, facts.Transfer]:
+def transfers_from(session: Session, client: str, zone_name: str, servers: list[str]) -> dict[str, Transfer]:
     """Ask every server for an AXFR of the zone from the client; by server address."""
     addresses = [session.inventory.servers[server].address for server in servers]
     output = (
         session.fleet[client]
-        .run(
-            ["sh", "-c", facts.TRANSFER_SCRIPT, "dnsctl-transfer", zone_name, "", "", "", "count", *addresses]
-        )
+        .run(["sh", "-c", TRANSFER_SCRIPT, "dnsctl-transfer", zone_name, "", "", "", "count", *addresses])
         .stdout
     )
-    return facts.parse_transfers(output)
+    return parse_transfers(output)
 
 
-def _from_client(attempt: facts.Transfer) -> verify.TransferAnswer:
+def _from_client(attempt: Transfer) -> verify.TransferAnswer:
     if attempt.error:
         return verify.TransferAnswer(None, attempt.describe())
     return verify.TransferAnswer(not attempt.ok, attempt.describe())
@@ -259,7 +259,7 @@ def _check_drift(
     session: Session,
     zone_name: str,
     reachable: set[str],
-    host_facts: dict[str, facts.HostFacts],
+    host_facts: dict[str, HostFacts],
     found: Findings,
     problems: list[Problem],
 ) -> str:
@@ -306,24 +306,22 @@ def _check_drift(
 
 
 def served_by_transfer(
-    session: Session, zone_name: str, secondary: str, primary: str, host: facts.HostFacts
+    session: Session, zone_name: str, secondary: str, primary: str, host: HostFacts
 ) -> tuple[str, str | None]:
     """The zone as the primary serves it, by an AXFR run on the secondary (from its own address,
     with the TSIG key its named uses); the text, or why there is none."""
     connection = session.fleet[secondary]
     assert host.layout is not None
     own = session.inventory.servers[secondary].address
-    config, _ = facts.parse_config(
-        connection.run(
-            ["sh", "-c", facts.CONFIG_SCRIPT, "dnsctl-config", host.layout.named_conf, zone_name]
-        ).stdout
+    config, _ = parse_config(
+        connection.run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", host.layout.named_conf, zone_name]).stdout
     )
     key = config.zones[zone_name].primary_key(primary) if zone_name in config.zones else None
     output = connection.run(
         [
             "sh",
             "-c",
-            facts.TRANSFER_SCRIPT,
+            TRANSFER_SCRIPT,
             "dnsctl-transfer",
             zone_name,
             own,
@@ -333,7 +331,7 @@ def served_by_transfer(
             primary,
         ]
     ).stdout
-    attempt = facts.parse_transfers(output).get(primary)
+    attempt = parse_transfers(output).get(primary)
     if attempt is None:
         return (
             "",
@@ -344,12 +342,10 @@ def served_by_transfer(
             f"AXFR of the zone from {secondary}: {attempt.describe()} "
             f"(`dnsctl doctor {zone_name} {secondary}` says why)"
         )
-    return "\n".join(facts.sections(output).get(primary, [])), None
+    return "\n".join(sections(output).get(primary, [])), None
 
 
-def served_by_file(
-    session: Session, zone_name: str, primary: str, host: facts.HostFacts
-) -> tuple[str, str | None]:
+def served_by_file(session: Session, zone_name: str, primary: str, host: HostFacts) -> tuple[str, str | None]:
     """The zone as the primary's zone file has it, as named-checkzone loads it; or why not."""
     assert host.layout is not None
     path = host.layout.primary_file(zone_name)
