@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import hashlib
 
-import dns.flags
-import dns.message
-import dns.query
-import dns.rcode
 import dns.reversename
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, set_up
+from .served import answer_data, ask, soa
 
 pytestmark = pytest.mark.lab
 
@@ -128,21 +125,6 @@ value = "2001:DB8:0:0::1"
 """
 
 
-def ask(server: str, name: str, rdtype: str) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype)
-    return dns.query.udp(query, server, timeout=3)
-
-
-def soa_of(server: str, zone: str) -> tuple[int, bool]:
-    response = ask(server, zone, "SOA")
-    assert response.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(response.rcode())
-    return response.answer[0][0].serial, bool(response.flags & dns.flags.AA)
-
-
-def values(server: str, name: str, rdtype: str) -> set[str]:
-    return {rdata.to_text() for rrset in ask(server, name, rdtype).answer for rdata in rrset}
-
-
 def fingerprint(the_lab, host: str) -> str:
     """Content and mtime of every file dnsctl may touch, to prove a re-run writes nothing."""
     listing = the_lab.exec(
@@ -165,11 +147,11 @@ def more_zones(the_lab, tmp_path_factory):
 def test_init_primary(the_lab):
     code, document = dnsctl_json("init-primary", "example.com", "--yes", inventory=the_lab.inventory)
     assert code == 0, document
-    serial, authoritative = soa_of(NS1, "example.com")
+    serial, authoritative = soa(NS1, "example.com")
     assert authoritative
     assert next(step["data"]["serial"] for step in document["steps"] if "serial" in step["data"]) == serial
-    assert values(NS1, "pc1.example.com", "A") == {"198.51.100.50"}
-    assert values(NS1, "example.com", "NS") == {"ns1.example.com.", "ns2.example.com."}
+    assert answer_data(NS1, "pc1.example.com", "A") == {"198.51.100.50"}
+    assert answer_data(NS1, "example.com", "NS") == {"ns1.example.com.", "ns2.example.com."}
     for flag in ([], ["--permanent"]):
         services = the_lab.exec("ns1", "firewall-cmd", *flag, "--zone=public", "--list-services").stdout
         assert "dns" in services.split()
@@ -182,21 +164,20 @@ def test_init_primary(the_lab):
 
 def test_init_primary_again_changes_nothing(the_lab):
     before = fingerprint(the_lab, "ns1")
-    serial = soa_of(NS1, "example.com")[0]
+    serial = soa(NS1, "example.com")[0]
     code, document = dnsctl_json("init-primary", "example.com", "--yes", inventory=the_lab.inventory)
     assert code == 0, document
     assert document["plan"]["ns1"]["actions"] == []
     assert fingerprint(the_lab, "ns1") == before
-    assert soa_of(NS1, "example.com")[0] == serial
+    assert soa(NS1, "example.com")[0] == serial
 
 
 def test_add_slave(the_lab):
-    serial = soa_of(NS1, "example.com")[0]
-    result = dnsctl("add-slave", "example.com", "--yes", inventory=the_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    serial = soa(NS1, "example.com")[0]
+    result = dnsctl_ok("add-slave", "example.com", "--yes", inventory=the_lab.inventory)
     assert "zone transferred, in sync" in result.stdout
-    assert soa_of(NS2, "example.com") == (serial, True)
-    assert values(NS2, "pc1.example.com", "A") == {"198.51.100.50"}
+    assert soa(NS2, "example.com") == (serial, True)
+    assert answer_data(NS2, "pc1.example.com", "A") == {"198.51.100.50"}
     assert the_lab.exec("ns2", "test", "-s", "/var/cache/bind/slaves/example.com.db").returncode == 0
     # The primary transfers to the secondary's address, and to no one else.
     allowed = the_lab.exec("ns2", "dig", "+time=2", "+tries=1", f"@{NS1}", "example.com", "AXFR").stdout
@@ -209,7 +190,7 @@ def test_status_sees_both_servers_in_sync(the_lab):
     code, document = dnsctl_json("status", "example.com", inventory=the_lab.inventory)
     assert code == 0, document
     copies = document["zones"]["example.com"]
-    assert copies["ns1"]["serial"] == copies["ns2"]["serial"] == soa_of(NS1, "example.com")[0]
+    assert copies["ns1"]["serial"] == copies["ns2"]["serial"] == soa(NS1, "example.com")[0]
     assert copies["ns1"]["authoritative"] and copies["ns2"]["authoritative"]
 
 
@@ -222,8 +203,7 @@ def test_add_slave_again_changes_nothing(the_lab):
 
 
 def test_configure_client(the_lab):
-    result = dnsctl("configure-client", "--yes", inventory=the_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("configure-client", "--yes", inventory=the_lab.inventory)
     resolv = the_lab.read("client1", "/etc/resolv.conf")
     servers = [line.split()[1] for line in resolv.splitlines() if line.startswith("nameserver")]
     assert servers == [NS1, NS2]
@@ -242,44 +222,40 @@ def test_failover(the_lab, mode):
     assert answered == [NS1, NS2]
     assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
     assert the_lab.exec("ns1", "firewall-cmd", "--list-rich-rules").stdout.strip() == ""
-    assert soa_of(NS1, "example.com")[1]
+    assert soa(NS1, "example.com")[1]
 
 
 def test_second_forward_and_reverse_zone(the_lab, more_zones):
     for zone in ("example.net", "100.51.198.in-addr.arpa"):
-        for command in ("init-primary", "add-slave"):
-            result = dnsctl(command, zone, "--yes", inventory=more_zones)
-            assert result.returncode == 0, f"{command} {zone}: {result.stdout}{result.stderr}"
+        set_up(more_zones, zone)
     for server in (NS1, NS2):
-        assert soa_of(server, "example.net")[1]
-        assert values(server, "www.example.net", "A") == {"198.51.100.60"}
-        assert values(server, "example.net", "MX") == {"10 mail.example.net."}
-        assert values(server, "note.example.net", "TXT") == {'"v=spf1 -all; \\"quoted\\" text"'}
+        assert soa(server, "example.net")[1]
+        assert answer_data(server, "www.example.net", "A") == {"198.51.100.60"}
+        assert answer_data(server, "example.net", "MX") == {"10 mail.example.net."}
+        assert answer_data(server, "note.example.net", "TXT") == {'"v=spf1 -all; \\"quoted\\" text"'}
         reverse = dns.reversename.from_address("198.51.100.50").to_text()
-        assert values(server, reverse, "PTR") == {"pc1.example.com."}
+        assert answer_data(server, reverse, "PTR") == {"pc1.example.com."}
     # dig -x on the client, against each server by address
     for server in (NS1, NS2):
         answer = the_lab.exec("client1", "dig", "+short", f"@{server}", "-x", "198.51.100.60").stdout
         assert answer.strip() == "www.example.net."
     # The first zone is still served, untouched, by both.
-    assert values(NS2, "pc1.example.com", "A") == {"198.51.100.50"}
-    result = dnsctl(
+    assert answer_data(NS2, "pc1.example.com", "A") == {"198.51.100.50"}
+    result = dnsctl_ok(
         "failover-test", "example.net", "--name", "www", "--mode", "drop", "--yes", inventory=more_zones
     )
-    assert result.returncode == 0, result.stdout + result.stderr
     assert "during: resolve www.example.net: 198.51.100.60 from 198.51.100.11" in result.stdout
 
 
 def test_failover_fails_when_the_secondary_lacks_the_zone(the_lab, more_zones):
-    result = dnsctl("init-primary", "lonely.test", "--yes", inventory=more_zones)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "lonely.test", "--yes", inventory=more_zones)
     missing = dnsctl("status", "lonely.test", inventory=more_zones)
     assert missing.returncode == 1 and "ns2 lonely.test" in missing.stderr
     code, document = dnsctl_json("failover-test", "lonely.test", "--yes", inventory=more_zones)
     assert code == 1, document
     assert "failover failed" in document["error"]
     assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
-    assert soa_of(NS1, "lonely.test")[1]
+    assert soa(NS1, "lonely.test")[1]
 
 
 def test_unknown_zone_client_or_server(the_lab):
@@ -298,14 +274,12 @@ def test_edge_cases_of_records(the_lab, tmp_path):
     """Delegation with glue, an extra apex NS, a wildcard, mixed-case and absolute names,
     a TTL of 0, TXT with quotes, backslashes and UTF-8, SRV and AAAA: served by both."""
     inventory = the_lab.write_inventory(tmp_path / "edge.toml", extra=EDGE_ZONE)
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "edge.test", "--yes", inventory=inventory)
-        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    set_up(inventory, "edge.test")
     for server in (NS1, NS2):
-        assert values(server, "multi.edge.test", "A") == {"198.51.100.1", "198.51.100.2"}
-        assert values(server, "anything.edge.test", "A") == {"198.51.100.98"}
-        assert values(server, "v6.edge.test", "AAAA") == {"2001:db8::1"}
-        assert "ns.external.example." in values(server, "edge.test", "NS")
+        assert answer_data(server, "multi.edge.test", "A") == {"198.51.100.1", "198.51.100.2"}
+        assert answer_data(server, "anything.edge.test", "A") == {"198.51.100.98"}
+        assert answer_data(server, "v6.edge.test", "AAAA") == {"2001:db8::1"}
+        assert "ns.external.example." in answer_data(server, "edge.test", "NS")
         referral = ask(server, "host.sub.edge.test", "A")
         assert {r.to_text() for rrset in referral.authority for r in rrset} == {"ns.sub.edge.test."}
         (txt,) = ask(server, "zero.edge.test", "TXT").answer

@@ -3,21 +3,12 @@ reason, no half-written file, and every server still answering its old data."""
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
-import threading
-import time
-
-import dns.exception
-import dns.flags
-import dns.message
-import dns.query
 import pytest
 
 from dnsctl.remote import Connection, Target
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, interrupt_at, set_up, with_record
+from .served import Prober, served_serial
 
 pytestmark = pytest.mark.lab
 
@@ -31,13 +22,6 @@ name = "www"
 type = "A"
 value = "198.51.100.80"
 """
-
-
-def leftovers(the_lab, host: str) -> str:
-    """Staged or check copies dnsctl would have left behind."""
-    return the_lab.exec(
-        host, "sh", "-c", "find /etc/bind /var/lib/bind /var/cache/bind -name '*.dnsctl-*'"
-    ).stdout.strip()
 
 
 STATE_SCRIPT = r"""
@@ -55,83 +39,20 @@ def state(the_lab, host: str) -> str:
     return the_lab.exec(host, "sh", "-c", STATE_SCRIPT).stdout
 
 
-def serial(server: str, zone: str) -> int | None:
-    try:
-        response = dns.query.udp(dns.message.make_query(zone, "SOA"), server, timeout=1)
-    except (dns.exception.DNSException, OSError):
-        return None
-    if not response.flags & dns.flags.AA or not response.answer:
-        return None
-    return response.answer[0][0].serial
-
-
-class Prober:
-    """Asks a server for a zone's SOA every 20 ms during a run; collects every miss."""
-
-    def __init__(self, server: str, zone: str) -> None:
-        self.server, self.zone = server, zone
-        self.misses: list[str] = []
-        self.asked = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.asked += 1
-            if serial(self.server, self.zone) is None:
-                self.misses.append(time.strftime("%H:%M:%S"))
-            time.sleep(0.02)
-
-    def __enter__(self) -> Prober:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-
-
-def interrupt_at(marker: str, inventory, *args: str) -> tuple[int, str]:
-    """Run dnsctl -v and send it Ctrl-C when its log shows the remote command marker."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dnsctl", "-v", "-i", str(inventory), *args, "--yes"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    for line in process.stderr:
-        if marker in line:  # logged just before the command is sent
-            process.send_signal(signal.SIGINT)
-            break
-    rest = process.communicate(timeout=60)[1]
-    return process.returncode, rest
-
-
 @pytest.fixture(scope="module")
 def faults(the_lab, tmp_path_factory):
     """An inventory with faults.test, set up on both servers before the faults begin."""
     inventory = the_lab.write_inventory(tmp_path_factory.mktemp("faults") / "faults.toml", extra=ZONE)
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "faults.test", "--yes", inventory=inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+    set_up(inventory, "faults.test")
     return inventory
-
-
-def with_record(the_lab, faults, tmp_path, name: str, rdtype: str, value: str):
-    extra = f'\n[[zones."faults.test".records]]\nname = "{name}"\ntype = "{rdtype}"\nvalue = "{value}"\n'
-    path = tmp_path / "changed.toml"
-    path.write_text(faults.read_text() + extra)
-    return path
 
 
 def assert_untouched(the_lab, before: dict[str, str], old_serial: int) -> None:
     for host, text in before.items():
         assert state(the_lab, host) == text, f"{host} changed"
-        assert leftovers(the_lab, host) == ""
-    assert serial(NS1, "faults.test") == old_serial
-    assert serial(NS2, "faults.test") is not None  # it may still be catching up by NOTIFY
+        assert the_lab.leftovers(host) == ""
+    assert served_serial(NS1, "faults.test") == old_serial
+    assert served_serial(NS2, "faults.test") is not None  # it may still be catching up by NOTIFY
 
 
 STRICTER_CHECKZONE = "#!/bin/sh\necho 'zone faults.test/IN: refused by local policy' >&2\nexit 1\n"
@@ -140,9 +61,9 @@ STRICTER_CHECKZONE = "#!/bin/sh\necho 'zone faults.test/IN: refused by local pol
 def test_zone_rejected_by_named_checkzone(the_lab, faults, tmp_path):
     # The inventory refuses every zone it knows named would; a host whose
     # named-checkzone is stricter still (another BIND, a local wrapper) gets exit 4.
-    inventory = with_record(the_lab, faults, tmp_path, "strict", "A", "198.51.100.79")
+    inventory = with_record(faults, tmp_path, "faults.test", "strict", "198.51.100.79")
     before = {"ns1": state(the_lab, "ns1")}
-    old = serial(NS1, "faults.test")
+    old = served_serial(NS1, "faults.test")
     install = "cat > /run/named-checkzone && chmod 755 /run/named-checkzone"
     the_lab.exec("ns1", "sh", "-c", install, input=STRICTER_CHECKZONE)
     the_lab.exec("ns1", "mount", "--bind", "/run/named-checkzone", "/usr/bin/named-checkzone")
@@ -164,7 +85,7 @@ def test_existing_config_already_broken(the_lab, faults, tmp_path):
     )
     try:
         before = {"ns1": state(the_lab, "ns1")}
-        inventory = with_record(the_lab, faults, tmp_path, "new", "A", "198.51.100.81")
+        inventory = with_record(faults, tmp_path, "faults.test", "new", "198.51.100.81")
         result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
         assert result.returncode == 4, result.stdout + result.stderr
         assert "already fails named-checkconf" in result.stderr
@@ -180,7 +101,7 @@ def test_one_host_of_three_unreachable(the_lab, faults, tmp_path):
     inventory = tmp_path / "three.toml"
     inventory.write_text(text)
     before = {"ns1": state(the_lab, "ns1"), "ns2": state(the_lab, "ns2")}
-    old = serial(NS1, "faults.test")
+    old = served_serial(NS1, "faults.test")
     result = dnsctl("add-slave", "faults.test", "--yes", inventory=inventory)
     assert result.returncode == 3, result.stdout + result.stderr
     assert "ns3" in result.stderr and result.stderr.count("\n") == 1
@@ -190,16 +111,15 @@ def test_one_host_of_three_unreachable(the_lab, faults, tmp_path):
 def test_firewalld_not_running(the_lab, faults, tmp_path):
     the_lab.exec("ns2", "systemctl", "stop", "firewalld")
     try:
-        inventory = with_record(the_lab, faults, tmp_path, "fw", "A", "198.51.100.82")
+        inventory = with_record(faults, tmp_path, "faults.test", "fw", "198.51.100.82")
         before = {"ns1": state(the_lab, "ns1"), "ns2": state(the_lab, "ns2")}
-        old = serial(NS1, "faults.test")
+        old = served_serial(NS1, "faults.test")
         result = dnsctl("add-slave", "faults.test", "--yes", inventory=inventory)
         assert result.returncode == 7, result.stdout + result.stderr
         assert "firewalld" in result.stderr and "--no-firewall" in result.stderr
         assert_untouched(the_lab, before, old)
-        allowed = dnsctl("add-slave", "faults.test", "--yes", "--no-firewall", inventory=inventory)
-        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
-        assert serial(NS2, "faults.test") == serial(NS1, "faults.test") != old
+        dnsctl_ok("add-slave", "faults.test", "--yes", "--no-firewall", inventory=inventory)
+        assert served_serial(NS2, "faults.test") == served_serial(NS1, "faults.test") != old
     finally:
         the_lab.exec("ns2", "systemctl", "start", "firewalld")
 
@@ -219,7 +139,7 @@ def test_read_only_config_directory(the_lab, faults, tmp_path):
     finally:
         the_lab.exec("ns1", "umount", "/etc/bind")
     assert state(the_lab, "ns1") == before["ns1"]
-    assert leftovers(the_lab, "ns1") == ""
+    assert the_lab.leftovers("ns1") == ""
 
 
 def test_lock_held_by_another_run(the_lab, faults):
@@ -238,16 +158,15 @@ def test_lock_held_by_another_run(the_lab, faults):
         assert "locked by the test's other run" in result.stderr
     finally:
         holder.close()
-    result = dnsctl("init-primary", "faults.test", "--yes", inventory=faults)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "faults.test", "--yes", inventory=faults)
 
 
 def test_zone_with_a_journal(the_lab, faults, tmp_path):
     the_lab.exec("ns1", "touch", "/var/lib/bind/faults.test.db.jnl")
     try:
-        inventory = with_record(the_lab, faults, tmp_path, "jnl", "A", "198.51.100.83")
+        inventory = with_record(faults, tmp_path, "faults.test", "jnl", "198.51.100.83")
         before = {"ns1": state(the_lab, "ns1")}
-        old = serial(NS1, "faults.test")
+        old = served_serial(NS1, "faults.test")
         result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
         assert result.returncode == 4, result.stdout + result.stderr
         assert ".jnl" in result.stderr
@@ -267,41 +186,41 @@ def test_failed_reload_is_rolled_back(the_lab, faults, tmp_path):
         "> /usr/sbin/rndc && chmod 755 /usr/sbin/rndc",
     )
     try:
-        inventory = with_record(the_lab, faults, tmp_path, "rb", "A", "198.51.100.84")
+        inventory = with_record(faults, tmp_path, "faults.test", "rb", "198.51.100.84")
         before = {"ns1": state(the_lab, "ns1")}
-        old = serial(NS1, "faults.test")
+        old = served_serial(NS1, "faults.test")
         result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
         assert result.returncode == 5, result.stdout + result.stderr
         assert "rolled back" in result.stderr and result.stderr.count("\n") == 1
         assert state(the_lab, "ns1") == before["ns1"]
-        assert leftovers(the_lab, "ns1") == ""
-        assert serial(NS1, "faults.test") > old  # old content, newer serial
+        assert the_lab.leftovers("ns1") == ""
+        assert served_serial(NS1, "faults.test") > old  # old content, newer serial
     finally:
         the_lab.exec("ns1", "mv", "-f", "/usr/sbin/rndc.real", "/usr/sbin/rndc")
 
 
 def test_ctrl_c_between_upload_and_activation(the_lab, faults, tmp_path):
-    inventory = with_record(the_lab, faults, tmp_path, "int", "A", "198.51.100.85")
+    inventory = with_record(faults, tmp_path, "faults.test", "int", "198.51.100.85")
     before = {"ns1": state(the_lab, "ns1")}
-    old = serial(NS1, "faults.test")
+    old = served_serial(NS1, "faults.test")
     # Staged and being validated: nothing is activated yet.
     code, rest = interrupt_at("named-checkzone", inventory, "init-primary", "faults.test")
     assert code == 130, rest
     assert "interrupted" in rest
     assert state(the_lab, "ns1") == before["ns1"]
-    assert leftovers(the_lab, "ns1") == ""
-    assert serial(NS1, "faults.test") == old
+    assert the_lab.leftovers("ns1") == ""
+    assert served_serial(NS1, "faults.test") == old
 
 
 def test_dry_run_changes_nothing_and_shows_the_diff(the_lab, faults, tmp_path):
-    inventory = with_record(the_lab, faults, tmp_path, "dry", "A", "198.51.100.86")
+    inventory = with_record(faults, tmp_path, "faults.test", "dry", "198.51.100.86")
     before = {"ns1": state(the_lab, "ns1")}
     code, document = dnsctl_json("init-primary", "faults.test", "--dry-run", inventory=inventory)
     assert code == 0, document
     diff = document["plan"]["ns1"]["diff"]
     assert "+dry\tIN A 198.51.100.86" in diff
     assert state(the_lab, "ns1") == before["ns1"]
-    assert leftovers(the_lab, "ns1") == ""
+    assert the_lab.leftovers("ns1") == ""
 
 
 def test_sudo_that_would_prompt(the_lab, faults, tmp_path):
@@ -327,8 +246,7 @@ def test_sudo_that_would_prompt(the_lab, faults, tmp_path):
     # With NOPASSWD the same user works, every command going through sudo -n.
     the_lab.exec("ns1", "sh", "-c", "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy")
     try:
-        allowed = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
-        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        allowed = dnsctl_ok("init-primary", "faults.test", "--yes", inventory=inventory)
         assert "no changes" in allowed.stdout
     finally:
         the_lab.exec("ns1", "rm", "-f", "/etc/sudoers.d/deploy")
@@ -340,24 +258,24 @@ def test_ctrl_c_during_failover_brings_the_primary_back(the_lab, faults):
     code, rest = interrupt_at("systemctl stop named", faults, "failover-test", "faults.test")
     assert code == 130, rest
     assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
-    assert serial(NS1, "faults.test") is not None
+    assert served_serial(NS1, "faults.test") is not None
 
 
 def test_ctrl_c_after_activation_rolls_back(the_lab, faults, tmp_path):
-    inventory = with_record(the_lab, faults, tmp_path, "late", "A", "198.51.100.87")
+    inventory = with_record(faults, tmp_path, "faults.test", "late", "198.51.100.87")
     before = {"ns1": state(the_lab, "ns1")}
-    old = serial(NS1, "faults.test")
+    old = served_serial(NS1, "faults.test")
     # The new files are going into place.
     code, rest = interrupt_at("dnsctl-activate", inventory, "init-primary", "faults.test")
     assert code == 5, rest
     assert "interrupted; rolled back ns1" in rest
     assert state(the_lab, "ns1") == before["ns1"]
-    assert leftovers(the_lab, "ns1") == ""
-    assert serial(NS1, "faults.test") > old  # old content, newer serial
+    assert the_lab.leftovers("ns1") == ""
+    assert served_serial(NS1, "faults.test") > old  # old content, newer serial
 
 
 def test_a_change_reloads_without_dropping_a_query(the_lab, faults, tmp_path):
-    inventory = with_record(the_lab, faults, tmp_path, "reload", "A", "198.51.100.88")
+    inventory = with_record(faults, tmp_path, "faults.test", "reload", "198.51.100.88")
     pid = the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout
     with Prober(NS1, "faults.test") as prober:
         result = dnsctl("init-primary", "faults.test", "--yes", inventory=inventory)
@@ -367,10 +285,9 @@ def test_a_change_reloads_without_dropping_a_query(the_lab, faults, tmp_path):
 
 
 def test_restart_when_asked(the_lab, faults, tmp_path):
-    inventory = with_record(the_lab, faults, tmp_path, "restart", "A", "198.51.100.89")
+    inventory = with_record(faults, tmp_path, "faults.test", "restart", "198.51.100.89")
     pid = the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout
-    result = dnsctl("init-primary", "faults.test", "--yes", "--restart", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("init-primary", "faults.test", "--yes", "--restart", inventory=inventory)
     assert "restart" in result.stdout
     assert the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout != pid
-    assert serial(NS1, "faults.test") is not None
+    assert served_serial(NS1, "faults.test") is not None

@@ -4,12 +4,10 @@ as a fresh `dnf install bind` leaves it (the tutorial's starting point)."""
 
 from __future__ import annotations
 
-import dns.flags
-import dns.message
-import dns.query
 import pytest
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, NS2_TABLE, dnsctl, dnsctl_ok, set_up
+from .served import soa
 
 pytestmark = pytest.mark.lab
 
@@ -47,9 +45,6 @@ value = "198.51.100.91"
 """
 
 
-NS2_TABLE = '[servers.ns2]\naddress = "198.51.100.11"'
-
-
 @pytest.fixture(scope="module")
 def rhel(the_lab, tmp_path_factory):
     """ns2 with the RHEL layout, and an inventory that says so; ns2 is a Debian host again afterwards."""
@@ -75,17 +70,10 @@ def rhel(the_lab, tmp_path_factory):
     )
 
 
-def soa(server: str, zone: str) -> tuple[int, bool]:
-    response = dns.query.udp(dns.message.make_query(zone, "SOA"), server, timeout=3)
-    return response.answer[0][0].serial, bool(response.flags & dns.flags.AA)
-
-
 def test_rhel_primary(the_lab, rhel):
-    dry = dnsctl("init-primary", "rhel.test", "--dry-run", inventory=rhel)
-    assert dry.returncode == 0, dry.stdout + dry.stderr
+    dry = dnsctl_ok("init-primary", "rhel.test", "--dry-run", inventory=rhel)
     assert "+\tlisten-on port 53 { 127.0.0.1; 198.51.100.11; };" in dry.stdout
-    result = dnsctl("init-primary", "rhel.test", "--yes", inventory=rhel)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "rhel.test", "--yes", inventory=rhel)
     named_conf = the_lab.read("ns2", "/etc/named.conf")
     assert "listen-on port 53 { 127.0.0.1; 198.51.100.11; };" in named_conf
     assert 'include "/etc/named.dnsctl.conf";' in named_conf
@@ -97,16 +85,13 @@ def test_rhel_primary(the_lab, rhel):
 
 
 def test_debian_secondary_of_a_rhel_primary(the_lab, rhel):
-    result = dnsctl("add-slave", "rhel.test", "--yes", inventory=rhel)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("add-slave", "rhel.test", "--yes", inventory=rhel)
     assert soa(NS1, "rhel.test") == soa(NS2, "rhel.test")
     assert the_lab.exec("ns1", "test", "-s", "/var/cache/bind/slaves/rhel.test.db").returncode == 0
 
 
 def test_rhel_secondary(the_lab, rhel):
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "rhel2.test", "--yes", inventory=rhel)
-        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    set_up(rhel, "rhel2.test")
     assert soa(NS2, "rhel2.test") == soa(NS1, "rhel2.test")
     assert soa(NS2, "rhel2.test")[1]
     assert the_lab.exec("ns2", "test", "-s", "/var/named/slaves/rhel2.test.db").returncode == 0

@@ -15,7 +15,7 @@ from dnsctl.models import parse_inventory
 from dnsctl.render import render_zone
 
 from ..test_models import ACCEPTED
-from .conftest import NS1, dnsctl
+from .conftest import NS1, dnsctl, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -63,8 +63,7 @@ def answers(server: str) -> list[str]:
 @pytest.fixture(scope="module")
 def serving(the_lab):
     """ns1 serves the lab zone (a no-op when an earlier test set it up)."""
-    result = dnsctl("init-primary", "example.com", "--yes", inventory=the_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "example.com", "--yes", inventory=the_lab.inventory)
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,10 @@ plan again on what was installed, and serve."""
 
 from __future__ import annotations
 
-import dns.flags
-import dns.message
-import dns.query
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, set_up
+from .served import soa
 
 pytestmark = pytest.mark.lab
 
@@ -35,11 +33,6 @@ def lab_source_version(the_lab, host: str, package: str) -> str:
     return next(line.split(": ", 1)[1] for line in fields if line.startswith("Version: "))
 
 
-def soa(server: str, zone: str) -> tuple[int, bool]:
-    response = dns.query.udp(dns.message.make_query(zone, "SOA"), server, timeout=3)
-    return response.answer[0][0].serial, bool(response.flags & dns.flags.AA)
-
-
 def test_bare_servers_have_no_bind_and_only_the_lab_source(bare_lab):
     for host in BARE:
         assert package_status(bare_lab, host, "bind9") == "not installed"
@@ -56,15 +49,13 @@ def test_bare_servers_have_no_bind_and_only_the_lab_source(bare_lab):
 
 
 def test_dry_run_plans_the_install_and_installs_nothing(bare_lab):
-    result = dnsctl("init-primary", "example.com", "--dry-run", inventory=bare_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("init-primary", "example.com", "--dry-run", inventory=bare_lab.inventory)
     assert "plan: install bind9 bind9-utils, then plan the configuration" in result.stdout
     assert package_status(bare_lab, "ns1", "bind9") == "not installed"
 
 
 def test_init_primary_installs_bind_then_serves(bare_lab):
-    result = dnsctl("-v", "init-primary", "example.com", "--yes", inventory=bare_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("-v", "init-primary", "example.com", "--yes", inventory=bare_lab.inventory)
     assert "install bind9 bind9-utils" in result.stdout
     # No package lists on the bare host: apt could not find bind9 until dnsctl ran apt-get update.
     assert "apt-get update" in result.stderr
@@ -96,8 +87,7 @@ def test_failed_install_changes_nothing(bare_lab):
 
 
 def test_add_slave_installs_on_a_bare_secondary(bare_lab):
-    result = dnsctl("add-slave", "example.com", "--yes", inventory=bare_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("add-slave", "example.com", "--yes", inventory=bare_lab.inventory)
     assert "install bind9 bind9-utils" in result.stdout
     assert package_status(bare_lab, "ns2", "bind9").startswith("install ok installed")
     assert soa(NS2, "example.com") == soa(NS1, "example.com")
@@ -105,7 +95,5 @@ def test_add_slave_installs_on_a_bare_secondary(bare_lab):
 
 
 def test_nothing_left_to_install(bare_lab):
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "example.com", "--yes", inventory=bare_lab.inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+    for result in set_up(bare_lab.inventory, "example.com"):
         assert "install" not in result.stdout and "no changes" in result.stdout

@@ -17,7 +17,7 @@ import pytest
 
 from dnsctl import lab
 
-from .conftest import NS1, dnsctl
+from .conftest import NS1, dnsctl, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -73,8 +73,7 @@ def test_a_local_user_cannot_hold_dnsctl_off(the_lab, inventory):
         for path in ("/run/dnsctl", "/run/dnsctl/lock"):
             planted = the_lab.exec("ns1", *NOBODY, "ln", "-sT", "/tmp", path, check=False)
             assert planted.returncode != 0, f"nobody could create {path}"
-        result = dnsctl("init-primary", "lockdir.test", "--yes", inventory=inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+        dnsctl_ok("init-primary", "lockdir.test", "--yes", inventory=inventory)
         assert served_address("lockdir.test") == "198.51.100.90"
         lock_dir = the_lab.exec("ns1", "stat", "-c", "%U %a %F", "/run/dnsctl").stdout.strip()
         assert lock_dir == "root 700 directory"
@@ -121,8 +120,7 @@ def test_a_lock_held_by_another_dnsctl_run(the_lab, inventory):
             first.wait()
         os.close(controller)
     assert served_address("lockheld.test") is None
-    result = dnsctl("init-primary", "lockheld.test", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "lockheld.test", "--yes", inventory=inventory)
     assert served_address("lockheld.test") == "198.51.100.91"
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, dnsctl, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -48,16 +48,16 @@ def read_only_resolv_conf(the_lab) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def configured(the_lab) -> str:
     """client1 pointed at ns1 then ns2, as the tutorial leaves it; its nmcli DNS settings."""
-    result = dnsctl("configure-client", "--yes", inventory=the_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("configure-client", "--yes", inventory=the_lab.inventory)
     assert nameservers(the_lab) == [NS1, NS2]
     return dns_settings(the_lab)
 
 
 def test_dry_run_changes_nothing(the_lab, configured):
     resolv = the_lab.read("client1", "/etc/resolv.conf")
-    result = dnsctl("configure-client", "--dry-run", "--dns", NS2, "--dns", NS1, inventory=the_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok(
+        "configure-client", "--dry-run", "--dns", NS2, "--dns", NS1, inventory=the_lab.inventory
+    )
     assert f"plan: ipv4.dns: {NS1} {NS2} -> {NS2} {NS1}" in result.stdout
     assert result.stdout.rstrip().endswith("dry run: nothing was changed")
     assert dns_settings(the_lab) == configured
@@ -65,8 +65,7 @@ def test_dry_run_changes_nothing(the_lab, configured):
 
 
 def test_second_run_changes_nothing(the_lab, configured):
-    result = dnsctl("-v", "configure-client", "--yes", inventory=the_lab.inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("-v", "configure-client", "--yes", inventory=the_lab.inventory)
     assert "client1               plan: no changes" in result.stdout
     assert "nmcli connection" not in result.stderr  # -v logs every remote command: none changed anything
     assert dns_settings(the_lab) == configured and nameservers(the_lab) == [NS1, NS2]

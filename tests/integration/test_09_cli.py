@@ -30,7 +30,7 @@ import pytest
 from dnsctl import __version__
 from dnsctl.report import ERASE_LINE
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, dnsctl, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -145,15 +145,13 @@ def test_on_a_terminal_it_asks_and_no_changes_nothing(the_lab, inventory):
 
 
 def test_global_options_after_the_command(the_lab, inventory):
-    result = dnsctl("init-primary", "cli.test", "--yes", "-i", str(inventory), "--json")
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("init-primary", "cli.test", "--yes", "-i", str(inventory), "--json")
     document = one_document(result.stdout)
     assert document["command"] == "init-primary" and document["exit_code"] == 0
     (serial,) = [step["data"]["serial"] for step in document["steps"] if "SOA" in step["action"]]
     assert soa(NS1, "cli.test") == ("NOERROR", serial, True)
 
-    result = dnsctl("add-slave", "cli.test", "-i", str(inventory), "--yes", "--json", "-v")
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("add-slave", "cli.test", "-i", str(inventory), "--yes", "--json", "-v")
     assert one_document(result.stdout)["ok"] is True
     assert "dnsctl: ns2$ " in result.stderr  # -v after the command: every remote command logged
     assert ERASE_LINE not in result.stdout + result.stderr  # no live line off a terminal

@@ -19,9 +19,6 @@ import subprocess
 import sys
 import time
 
-import dns.flags
-import dns.message
-import dns.query
 import dns.rcode
 import pytest
 
@@ -30,7 +27,8 @@ from dnsctl.errors import ValidationError
 from dnsctl.ops import converge
 from dnsctl.report import Report
 
-from .conftest import NS1, dnsctl, dnsctl_json
+from .conftest import NS1, dnsctl, dnsctl_json, dnsctl_ok, record_toml
+from .served import ask, authoritative_answer
 
 pytestmark = pytest.mark.lab
 
@@ -86,21 +84,11 @@ def state(the_lab, host: str) -> str:
     return the_lab.exec(host, "sh", "-c", STATE_SCRIPT).stdout
 
 
-def answer(server: str, name: str, rdtype: str = "A") -> dns.message.Message:
-    return dns.query.udp(dns.message.make_query(name, rdtype), server, timeout=2)
-
-
-def served(server: str, name: str) -> set[str]:
-    response = answer(server, name)
-    assert response.flags & dns.flags.AA, f"{server} is not authoritative for {name}"
-    return {rdata.to_text() for rrset in response.answer for rdata in rrset}
-
-
 def inventory_with(the_lab, tmp_path, *records: tuple[str, str], allow_query: str = "198.51.100.0/24"):
     """The lab's inventory plus safety.test with these extra A records."""
     text = ZONE.replace("198.51.100.0/24", allow_query)
     for name, value in records:
-        text += f'\n[[zones."safety.test".records]]\nname = "{name}"\ntype = "A"\nvalue = "{value}"\n'
+        text += record_toml("safety.test", name, value)
     return the_lab.write_inventory(tmp_path / "safety.toml", extra=text)
 
 
@@ -108,8 +96,7 @@ def inventory_with(the_lab, tmp_path, *records: tuple[str, str], allow_query: st
 def safety(the_lab, tmp_path_factory):
     """safety.test on ns1, and a canary only root may read or change."""
     inventory = inventory_with(the_lab, tmp_path_factory.mktemp("safety"))
-    result = dnsctl("init-primary", "safety.test", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "safety.test", "--yes", inventory=inventory)
     the_lab.exec("ns1", "sh", "-c", f"umask 077; printf 'canary\\n' > {CANARY}")
     return inventory
 
@@ -125,13 +112,12 @@ def test_links_planted_at_the_old_names_are_never_followed(the_lab, safety, tmp_
     as_bind(the_lab, "ns1", " && ".join(f"ln -s {CANARY} {name}" for name in planted))
     try:
         inventory = inventory_with(the_lab, tmp_path, ("planted", "198.51.100.71"))
-        result = dnsctl("init-primary", "safety.test", "--yes", inventory=inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+        dnsctl_ok("init-primary", "safety.test", "--yes", inventory=inventory)
         assert_canary_untouched(the_lab)
         for name in planted:  # not followed, not removed: someone else's names
             assert the_lab.exec("ns1", "readlink", name).stdout.strip() == CANARY
         assert stat(the_lab, "ns1", ZONE_FILE) == "644 root:bind regular file"
-        assert served(NS1, "planted.safety.test") == {"198.51.100.71"}
+        assert authoritative_answer(NS1, "planted.safety.test", "A") == ("NOERROR", {"198.51.100.71"})
         assert leftovers(the_lab, "ns1") == ""
     finally:
         the_lab.exec("ns1", "rm", "-f", *planted)
@@ -188,8 +174,7 @@ def test_modes_and_owners_are_kept_and_backups_are_private(the_lab, safety, tmp_
         inventory = inventory_with(
             the_lab, tmp_path, ("modes", "198.51.100.74"), allow_query="198.51.100.0/25"
         )
-        result = dnsctl("init-primary", "safety.test", "--yes", inventory=inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+        dnsctl_ok("init-primary", "safety.test", "--yes", inventory=inventory)
         for path in (ZONE_FILE, managed):
             assert stat(the_lab, "ns1", path) == "640 root:bind regular file", path
         assert stat(the_lab, "ns1", "/var/backups/dnsctl") == "700 root:root directory"
@@ -197,7 +182,7 @@ def test_modes_and_owners_are_kept_and_backups_are_private(the_lab, safety, tmp_
         assert stat(the_lab, "ns1", newest) == "700 root:root directory"
         for path in (ZONE_FILE, managed):
             assert stat(the_lab, "ns1", f"{newest.rstrip('/')}{path}") == "640 root:bind regular file"
-        assert served(NS1, "modes.safety.test") == {"198.51.100.74"}
+        assert authoritative_answer(NS1, "modes.safety.test", "A") == ("NOERROR", {"198.51.100.74"})
     finally:
         the_lab.exec("ns1", "chmod", "0644", ZONE_FILE, managed)
 
@@ -263,7 +248,7 @@ def test_an_edit_made_while_dnsctl_waits_is_never_overwritten(the_lab, safety, t
         assert "nothing was changed" in output
         assert the_lab.read("ns2", local).endswith(edit)
         assert state(the_lab, "ns1") == before["ns1"]
-        assert answer(NS1, "www.edit.test").rcode() == dns.rcode.REFUSED  # never activated
+        assert ask(NS1, "www.edit.test", "A").rcode() == dns.rcode.REFUSED  # never activated
         for host in ("ns1", "ns2"):
             assert leftovers(the_lab, host) == ""
     finally:
@@ -278,25 +263,22 @@ def test_a_key_in_the_administrators_file_is_never_shown(the_lab, safety, tmp_pa
         the_lab.exec("ns1", "sh", "-c", f"cat > {local}", input=BLOCK.sub("", original) + KEY_BLOCK)
         inventory = inventory_with(the_lab, tmp_path, ("keyed", "198.51.100.75"))
         outputs = []
-        dry = dnsctl("-v", "init-primary", "safety.test", "--dry-run", inventory=inventory)
-        assert dry.returncode == 0, dry.stdout + dry.stderr
+        dry = dnsctl_ok("-v", "init-primary", "safety.test", "--dry-run", inventory=inventory)
         assert 'secret "<hidden>";' in dry.stdout  # the key was in the diff, masked
         outputs.append(dry.stdout + dry.stderr)
         as_json = dnsctl("--json", "init-primary", "safety.test", "--dry-run", inventory=inventory)
         assert as_json.returncode == 0 and "<hidden>" in as_json.stdout
         outputs.append(as_json.stdout + as_json.stderr)
-        applied = dnsctl("-v", "init-primary", "safety.test", "--yes", inventory=inventory)
-        assert applied.returncode == 0, applied.stdout + applied.stderr
+        applied = dnsctl_ok("-v", "init-primary", "safety.test", "--yes", inventory=inventory)
         outputs.append(applied.stdout + applied.stderr)
         the_lab.exec("ns1", "sh", "-c", f"cat > {local}", input=BLOCK.sub("", the_lab.read("ns1", local)))
-        applied_json = dnsctl("--json", "init-primary", "safety.test", "--yes", inventory=inventory)
-        assert applied_json.returncode == 0, applied_json.stdout + applied_json.stderr
+        applied_json = dnsctl_ok("--json", "init-primary", "safety.test", "--yes", inventory=inventory)
         outputs.append(applied_json.stdout + applied_json.stderr)
         for output in outputs:
             assert SECRET not in output
         after = the_lab.read("ns1", local)
         assert KEY_BLOCK in after and "// BEGIN dnsctl" in after  # the key block intact
-        assert served(NS1, "keyed.safety.test") == {"198.51.100.75"}
+        assert authoritative_answer(NS1, "keyed.safety.test", "A") == ("NOERROR", {"198.51.100.75"})
     finally:
         the_lab.exec("ns1", "sh", "-c", f"cat > {local}", input=original)
         the_lab.exec("ns1", "rndc", "reload")
@@ -330,7 +312,7 @@ def test_the_guard_refuses_what_the_inventory_does_not_say(the_lab, safety, tmp_
     assert "not what the inventory says" in message and needle in message
     assert state(the_lab, "ns1") == before
     assert leftovers(the_lab, "ns1") == ""
-    assert served(NS1, "www.safety.test") == {"198.51.100.70"}
+    assert authoritative_answer(NS1, "www.safety.test", "A") == ("NOERROR", {"198.51.100.70"})
 
 
 DUPLICATE = """

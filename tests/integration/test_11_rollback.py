@@ -15,21 +15,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import dns.exception
 import dns.flags
-import dns.message
-import dns.name
-import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.zone
 import pytest
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, dnsctl, dnsctl_ok, set_up, with_record
+from .served import ask, served_serial, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -56,44 +52,9 @@ def rollback_lab(the_lab, tmp_path_factory):
     inventory = the_lab.write_inventory(
         tmp_path_factory.mktemp("rollback") / "rollback.toml", extra=INVENTORY
     )
-    for command in ("init-primary", "add-slave", "configure-client"):
-        result = dnsctl(
-            command, *([ZONE] if command != "configure-client" else []), "--yes", inventory=inventory
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    set_up(inventory, ZONE)
+    dnsctl_ok("configure-client", "--yes", inventory=inventory)
     return inventory
-
-
-def with_record(inventory: Path, tmp_path: Path, name: str, value: str, zone: str = ZONE) -> Path:
-    path = tmp_path / f"{name}.toml"
-    path.write_text(
-        inventory.read_text()
-        + f'\n[[zones."{zone}".records]]\nname = "{name}"\ntype = "A"\nvalue = "{value}"\n'
-    )
-    return path
-
-
-def query(server: str, name: str, rdtype: str) -> dns.message.Message:
-    message = dns.message.make_query(name, rdtype)
-    message.flags &= ~dns.flags.RD
-    return dns.query.udp(message, server, timeout=1)
-
-
-def serial(server: str, zone: str) -> int | None:
-    try:
-        response = query(server, zone, "SOA")
-    except (dns.exception.DNSException, OSError):
-        return None
-    if not response.flags & dns.flags.AA or not response.answer:
-        return None
-    return response.answer[0][0].serial
-
-
-def wait_for(condition, what: str, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def failed_serial(stdout: str) -> int:
@@ -108,19 +69,20 @@ def assert_serves_old_zone(old_text: str, zone: str, at_serial: int, gone: str) 
     record the failed change added."""
     old = dns.zone.from_text(old_text, origin=f"{zone}.", relativize=False, check_origin=False)
     for server, address in SERVERS.items():
-        wait_for(
-            lambda a=address: serial(a, zone) == at_serial, f"{server} to serve {zone} serial {at_serial}"
+        wait_until(
+            lambda a=address: served_serial(a, zone) == at_serial,
+            f"{server} to serve {zone} serial {at_serial}",
         )
         for name, rdataset in old.iterate_rdatasets():
             if rdataset.rdtype == dns.rdatatype.SOA:
                 continue
             rdtype = dns.rdatatype.to_text(rdataset.rdtype)
-            response = query(address, name.to_text(), rdtype)
+            response = ask(address, name.to_text(), rdtype)
             got = {rdata for rrset in response.answer if rrset.name == name for rdata in rrset}
             assert got == set(rdataset), (
                 f"{server}: {name} {rdtype}: {got} instead of the old {set(rdataset)}"
             )
-        response = query(address, f"{gone}.{zone}", "A")
+        response = ask(address, f"{gone}.{zone}", "A")
         assert response.rcode() == dns.rcode.NXDOMAIN and response.flags & dns.flags.AA, (
             f"{server}: {response}"
         )
@@ -138,12 +100,6 @@ def same_records(text_a: str, text_b: str, zone: str) -> bool:
         }
 
     return records(text_a) == records(text_b)
-
-
-def leftovers(the_lab, host: str) -> str:
-    return the_lab.exec(
-        host, "sh", "-c", "find /etc/bind /var/lib/bind /var/cache/bind -name '*.dnsctl-*'"
-    ).stdout.strip()
 
 
 @contextlib.contextmanager
@@ -227,7 +183,7 @@ def signal_at(process: subprocess.Popen, *moments: tuple[str, signal.Signals]) -
 
 
 def test_ctrl_c_during_the_rollback_does_not_stop_it(the_lab, rollback_lab, tmp_path):
-    inventory = with_record(rollback_lab, tmp_path, "sigint", "198.51.100.81")
+    inventory = with_record(rollback_lab, tmp_path, ZONE, "sigint", "198.51.100.81")
     old_text = the_lab.read("ns1", ZONE_FILE)
     with rndc_replaced(the_lab, RELOADS_BUT_FAILS):
         code, out, err = signal_at(start(inventory, "init-primary", ZONE), ("dnsctl-rollback", signal.SIGINT))
@@ -236,37 +192,27 @@ def test_ctrl_c_during_the_rollback_does_not_stop_it(the_lab, rollback_lab, tmp_
     assert "rolled back ns1" in err.splitlines()[-1]
     assert_serves_old_zone(old_text, ZONE, failed_serial(out) + 1, gone="sigint")
     assert same_records(the_lab.read("ns1", ZONE_FILE), old_text, ZONE)
-    assert leftovers(the_lab, "ns1") == ""
+    assert the_lab.leftovers("ns1") == ""
 
 
-def test_sigterm_twice_rolls_back_completely(the_lab, rollback_lab, tmp_path):
-    inventory = with_record(rollback_lab, tmp_path, "sigterm", "198.51.100.82")
+@pytest.mark.parametrize(
+    ("signum", "address"), [(signal.SIGTERM, "198.51.100.82"), (signal.SIGHUP, "198.51.100.83")]
+)
+def test_sigterm_or_sighup_twice_rolls_back_completely(the_lab, rollback_lab, tmp_path, signum, address):
+    name = signum.name.lower()
+    inventory = with_record(rollback_lab, tmp_path, ZONE, name, address)
     old_text = the_lab.read("ns1", ZONE_FILE)
     with rndc_replaced(the_lab, SLOW):
         # The first while named reloads the new zone, the second while it is being undone.
         code, out, err = signal_at(
             start(inventory, "init-primary", ZONE),
-            ("$ rndc reload", signal.SIGTERM),
-            ("dnsctl-rollback", signal.SIGTERM),
+            ("$ rndc reload", signum),
+            ("dnsctl-rollback", signum),
         )
     assert code == 5, out + err
     assert "interrupted; rolled back ns1" in err.splitlines()[-1]
-    assert_serves_old_zone(old_text, ZONE, failed_serial(out) + 1, gone="sigterm")
-    assert leftovers(the_lab, "ns1") == ""
-
-
-def test_sighup_is_handled_like_sigterm(the_lab, rollback_lab, tmp_path):
-    inventory = with_record(rollback_lab, tmp_path, "sighup", "198.51.100.83")
-    old_text = the_lab.read("ns1", ZONE_FILE)
-    with rndc_replaced(the_lab, SLOW):
-        code, out, err = signal_at(
-            start(inventory, "init-primary", ZONE),
-            ("$ rndc reload", signal.SIGHUP),
-            ("dnsctl-rollback", signal.SIGHUP),
-        )
-    assert code == 5, out + err
-    assert "interrupted; rolled back ns1" in err.splitlines()[-1]
-    assert_serves_old_zone(old_text, ZONE, failed_serial(out) + 1, gone="sighup")
+    assert_serves_old_zone(old_text, ZONE, failed_serial(out) + 1, gone=name)
+    assert the_lab.leftovers("ns1") == ""
 
 
 def cut_ssh(the_lab) -> None:
@@ -275,12 +221,12 @@ def cut_ssh(the_lab) -> None:
 
 
 def test_connection_cut_during_activation_is_recovered_and_rolled_back(the_lab, rollback_lab, tmp_path):
-    inventory = with_record(rollback_lab, tmp_path, "cut", "198.51.100.84")
+    inventory = with_record(rollback_lab, tmp_path, ZONE, "cut", "198.51.100.84")
     old_text = the_lab.read("ns1", ZONE_FILE)
     config = the_lab.exec("ns1", "sh", "-c", "md5sum /etc/bind/named.conf*").stdout
     with rndc_replaced(the_lab, HELD_FIRST_TIME):
         process = start(inventory, "init-primary", ZONE)
-        wait_for(lambda: the_lab.exec("ns1", "test", "-e", HELD, check=False).returncode == 0, "the reload")
+        wait_until(lambda: the_lab.exec("ns1", "test", "-e", HELD, check=False).returncode == 0, "the reload")
         cut_ssh(the_lab)  # the new files are in place, the reload is under way
         the_lab.exec("ns1", "touch", RELEASE)
         out, err = process.communicate(timeout=120)
@@ -291,15 +237,15 @@ def test_connection_cut_during_activation_is_recovered_and_rolled_back(the_lab, 
     assert same_records(the_lab.read("ns1", ZONE_FILE), old_text, ZONE)
     assert_serves_old_zone(old_text, ZONE, failed_serial(out) + 1, gone="cut")
     assert the_lab.exec("ns1", "sh", "-c", "md5sum /etc/bind/named.conf*").stdout == config
-    assert leftovers(the_lab, "ns1") == ""
+    assert the_lab.leftovers("ns1") == ""
 
 
 def test_connection_that_cannot_be_made_again_exits_6_naming_the_host(the_lab, rollback_lab, tmp_path):
-    inventory = with_record(rollback_lab, tmp_path, "gone", "198.51.100.85")
+    inventory = with_record(rollback_lab, tmp_path, ZONE, "gone", "198.51.100.85")
     try:
         with rndc_replaced(the_lab, HELD_FIRST_TIME):
             process = start(inventory, "init-primary", ZONE)
-            wait_for(
+            wait_until(
                 lambda: the_lab.exec("ns1", "test", "-e", HELD, check=False).returncode == 0, "the reload"
             )
             the_lab.exec("ns1", "systemctl", "stop", "ssh")
@@ -313,9 +259,8 @@ def test_connection_that_cannot_be_made_again_exits_6_naming_the_host(the_lab, r
     finally:
         the_lab.exec("ns1", "systemctl", "start", "ssh")
     # The administrator's way back: the previous inventory, applied again.
-    repaired = dnsctl("init-primary", ZONE, "--yes", inventory=rollback_lab)
-    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
-    response = query(NS1, f"gone.{ZONE}", "A")
+    dnsctl_ok("init-primary", ZONE, "--yes", inventory=rollback_lab)
+    response = ask(NS1, f"gone.{ZONE}", "A")
     assert response.rcode() == dns.rcode.NXDOMAIN
 
 
@@ -327,11 +272,9 @@ def test_rollback_of_a_zone_file_with_its_serial_on_the_soa_line(the_lab, rollba
     version before the rollback: every server must come back to the old records."""
     inventory = tmp_path / "oneline.toml"
     inventory.write_text(rollback_lab.read_text() + INVENTORY.replace(ZONE, ONE_LINE_ZONE))
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, ONE_LINE_ZONE, "--yes", inventory=inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+    set_up(inventory, ONE_LINE_ZONE)
     path = f"/var/lib/bind/{ONE_LINE_ZONE}.db"
-    admin_serial = serial(NS1, ONE_LINE_ZONE) + 50
+    admin_serial = served_serial(NS1, ONE_LINE_ZONE) + 50
     admin_text = (
         f"$ORIGIN {ONE_LINE_ZONE}.\n$TTL 300\n"
         f"@ IN SOA ns1.example.com. hostmaster.{ONE_LINE_ZONE}. {admin_serial} 3600 600 86400 300\n"
@@ -339,13 +282,15 @@ def test_rollback_of_a_zone_file_with_its_serial_on_the_soa_line(the_lab, rollba
         "www IN A 198.51.100.80 ; as the inventory has it\nold IN A 198.51.100.91\n"
     )
     the_lab.exec("ns1", "sh", "-c", f"cat > {path} && rndc reload {ONE_LINE_ZONE}", input=admin_text)
-    wait_for(lambda: serial(NS2, ONE_LINE_ZONE) == admin_serial, "ns2 to take the administrator's version")
-    changed = with_record(inventory, tmp_path, "new", "198.51.100.92", zone=ONE_LINE_ZONE)
+    wait_until(
+        lambda: served_serial(NS2, ONE_LINE_ZONE) == admin_serial, "ns2 to take the administrator's version"
+    )
+    changed = with_record(inventory, tmp_path, ONE_LINE_ZONE, "new", "198.51.100.92")
     with rndc_replaced(the_lab, HELD_AFTER_RELOAD):
         process = start(changed, "init-primary", ONE_LINE_ZONE)
-        wait_for(lambda: the_lab.exec("ns1", "test", "-e", HELD, check=False).returncode == 0, "the reload")
+        wait_until(lambda: the_lab.exec("ns1", "test", "-e", HELD, check=False).returncode == 0, "the reload")
         # The failed version has spread: ns2 serves the new record.
-        wait_for(lambda: query(NS2, f"new.{ONE_LINE_ZONE}", "A").answer, "ns2 to take the failed version")
+        wait_until(lambda: ask(NS2, f"new.{ONE_LINE_ZONE}", "A").answer, "ns2 to take the failed version")
         the_lab.exec("ns1", "touch", RELEASE)
         out, err = process.communicate(timeout=120)
     assert process.returncode == 5, out + err
@@ -364,8 +309,7 @@ def test_add_slave_whose_transfer_fails_is_rolled_back(the_lab, rollback_lab, tm
     alone.write_text(rollback_lab.read_text() + INVENTORY.replace(ZONE, SLAVE_ZONE).replace('["ns2"]', "[]"))
     paired = tmp_path / "paired.toml"
     paired.write_text(rollback_lab.read_text() + INVENTORY.replace(ZONE, SLAVE_ZONE))
-    result = dnsctl("init-primary", SLAVE_ZONE, "--yes", inventory=alone)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("init-primary", SLAVE_ZONE, "--yes", inventory=alone)
     old_text = the_lab.read("ns1", f"/var/lib/bind/{SLAVE_ZONE}.db")
     managed = the_lab.read("ns2", "/etc/bind/named.conf.dnsctl")
     the_lab.exec("ns1", "firewall-cmd", f"--add-rich-rule={BLOCK_AXFR}")
@@ -375,28 +319,27 @@ def test_add_slave_whose_transfer_fails_is_rolled_back(the_lab, rollback_lab, tm
         last = result.stderr.splitlines()[-1]
         assert f"ns2: {SLAVE_ZONE} not transferred within 5 s" in last and "rolled back ns1, ns2" in last
         # ns2 does not answer for the zone at all (REFUSED), rather than failing it (SERVFAIL).
-        response = query(NS2, SLAVE_ZONE, "SOA")
+        response = ask(NS2, SLAVE_ZONE, "SOA")
         assert response.rcode() == dns.rcode.REFUSED, response
         assert the_lab.read("ns2", "/etc/bind/named.conf.dnsctl") == managed
         # The primary's NS set is back to itself alone, under a serial above the failed one.
-        assert {r.to_text() for r in query(NS1, SLAVE_ZONE, "NS").answer[0]} == {"ns1.example.com."}
+        assert {r.to_text() for r in ask(NS1, SLAVE_ZONE, "NS").answer[0]} == {"ns1.example.com."}
         assert_primary_serves(old_text, SLAVE_ZONE, failed_serial(result.stdout) + 1)
     finally:
         the_lab.exec("ns1", "firewall-cmd", f"--remove-rich-rule={BLOCK_AXFR}")
         # named on ns2 now holds ns1 as an unreachable primary for a minute or more and
         # skips every transfer from it meanwhile; a restart forgets that.
         the_lab.exec("ns2", "systemctl", "restart", "named")
-    again = dnsctl("add-slave", SLAVE_ZONE, "--yes", inventory=paired)
-    assert again.returncode == 0, again.stdout + again.stderr
-    assert query(NS2, SLAVE_ZONE, "SOA").flags & dns.flags.AA
+    dnsctl_ok("add-slave", SLAVE_ZONE, "--yes", inventory=paired)
+    assert ask(NS2, SLAVE_ZONE, "SOA").flags & dns.flags.AA
 
 
 def assert_primary_serves(old_text: str, zone: str, at_serial: int) -> None:
     old = dns.zone.from_text(old_text, origin=f"{zone}.", relativize=False, check_origin=False)
-    wait_for(lambda: serial(NS1, zone) == at_serial, f"ns1 to serve {zone} serial {at_serial}")
+    wait_until(lambda: served_serial(NS1, zone) == at_serial, f"ns1 to serve {zone} serial {at_serial}")
     for name, rdataset in old.iterate_rdatasets():
         if rdataset.rdtype != dns.rdatatype.SOA:
-            response = query(NS1, name.to_text(), dns.rdatatype.to_text(rdataset.rdtype))
+            response = ask(NS1, name.to_text(), dns.rdatatype.to_text(rdataset.rdtype))
             assert {rdata for rrset in response.answer for rdata in rrset} == set(rdataset)
 
 
@@ -415,4 +358,4 @@ def test_a_change_started_during_failover_test_is_refused(the_lab, rollback_lab)
     assert change.returncode == 7, change.stdout + change.stderr
     assert "ns1" in change.stderr and "locked by dnsctl pid" in change.stderr
     assert client.returncode == 7 and "client1" in client.stderr, client.stdout + client.stderr
-    assert serial(NS1, ZONE) is not None  # and the primary is back
+    assert served_serial(NS1, ZONE) is not None  # and the primary is back

@@ -18,8 +18,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
-from .test_03_faults import interrupt_at
+from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, interrupt_at, set_up, with_record
 
 pytestmark = pytest.mark.lab
 
@@ -71,20 +70,7 @@ type = "A"
 value = "198.51.100.73"
 """
 
-RECORD = '\n[[zones."signed.test".records]]\nname = "{name}"\ntype = "A"\nvalue = "{value}"\n'
-
 KEY_DIR = "/var/lib/bind/keys"
-
-
-def rhel_layout(the_lab) -> bool:
-    """Whether an earlier test (test_04) left ns2 with named started from /etc/named.conf."""
-    return "-c /etc/named.conf" in the_lab.exec("ns2", "cat", "/etc/default/named").stdout
-
-
-def inventory_with(the_lab, path, extra: str = ""):
-    ns2 = '[servers.ns2]\naddress = "198.51.100.11"'
-    replace = {ns2: ns2 + '\nlayout = "rhel"'} if rhel_layout(the_lab) else {}
-    return the_lab.write_inventory(path, extra=SIGNED + extra, **replace)
 
 
 def ask(server: str, name: str, rdtype: str) -> dns.message.Message:
@@ -152,13 +138,12 @@ def config_fingerprint(the_lab, host: str) -> str:
 
 @pytest.fixture(scope="module")
 def signed(the_lab, tmp_path_factory):
-    return inventory_with(the_lab, tmp_path_factory.mktemp("dnssec") / "signed.toml")
+    path = tmp_path_factory.mktemp("dnssec") / "signed.toml"
+    return the_lab.write_inventory(path, extra=SIGNED, **the_lab.ns2_layout())
 
 
 def test_signed_zone_validates_on_primary_and_secondary(the_lab, signed):
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "signed.test", "--yes", inventory=signed)
-        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    for result in set_up(signed, "signed.test"):
         assert "verify DNSSEC of signed.test" in result.stdout
     names = [("signed.test", "SOA"), ("signed.test", "NS"), ("signed.test", "MX"), ("www.signed.test", "A")]
     for server in (NS1, NS2):
@@ -193,12 +178,9 @@ def test_apply_finds_the_signed_zone_as_the_inventory_says(the_lab, signed):
 
 
 def test_record_change_is_resigned_everywhere(the_lab, signed, tmp_path):
-    changed = tmp_path / "changed.toml"
-    changed.write_text(signed.read_text() + RECORD.format(name="new", value="198.51.100.74"))
+    changed = with_record(signed, tmp_path, "signed.test", "new", "198.51.100.74")
     old = serial_of(NS1, "signed.test")
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "signed.test", "--yes", inventory=changed)
-        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    set_up(changed, "signed.test")
     for server in (NS1, NS2):
         answers = wait_validated(server, "signed.test", [("new.signed.test", "A"), ("signed.test", "SOA")])
         assert {r.to_text() for r in answers["new.signed.test A"]} == {"198.51.100.74"}
@@ -239,9 +221,7 @@ def test_ds_records_match_the_served_key(the_lab, signed):
 
 
 def test_policy_from_the_inventory_with_nsec3(the_lab, signed):
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "nsec3.test", "--yes", inventory=signed)
-        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    set_up(signed, "nsec3.test")
     assert 'dnssec-policy "strong" {' in the_lab.read("ns1", "/etc/bind/named.conf.dnsctl")
     for server in (NS1, NS2):
         answers = wait_validated(server, "nsec3.test", [("host.nsec3.test", "A"), ("nsec3.test", "SOA")])
@@ -252,23 +232,19 @@ def test_policy_from_the_inventory_with_nsec3(the_lab, signed):
 
 
 def test_signed_zone_is_rolled_back(the_lab, signed, tmp_path):
-    changed = tmp_path / "late.toml"
-    changed.write_text(signed.read_text() + RECORD.format(name="late", value="198.51.100.75"))
+    changed = with_record(signed, tmp_path, "signed.test", "late", "198.51.100.75")
     code, rest = interrupt_at("dnsctl-activate", changed, "init-primary", "signed.test")
     assert code == 5, rest
     assert "rolled back ns1" in rest
     answers = wait_validated(NS1, "signed.test", [("signed.test", "SOA")])
     assert answers
     assert ask(NS1, "late.signed.test", "A").answer == []
-    again = dnsctl("init-primary", "signed.test", "--yes", inventory=signed)
-    assert again.returncode == 0, again.stdout + again.stderr
+    dnsctl_ok("init-primary", "signed.test", "--yes", inventory=signed)
 
 
 def test_restart_with_a_change_keeps_the_zone_signed(the_lab, signed, tmp_path):
-    changed = tmp_path / "restart.toml"
-    changed.write_text(signed.read_text() + RECORD.format(name="restart", value="198.51.100.76"))
-    result = dnsctl("init-primary", "signed.test", "--restart", "--yes", inventory=changed)
-    assert result.returncode == 0, result.stdout + result.stderr
+    changed = with_record(signed, tmp_path, "signed.test", "restart", "198.51.100.76")
+    dnsctl_ok("init-primary", "signed.test", "--restart", "--yes", inventory=changed)
     answers = wait_validated(NS1, "signed.test", [("restart.signed.test", "A")])
     assert answers
     signed.write_text(changed.read_text())
@@ -286,9 +262,7 @@ def test_turning_signing_off_needs_confirmation(the_lab, signed, tmp_path):
     assert refused.stderr.count("\n") == 1
     assert config_fingerprint(the_lab, "ns1") == before
     old = serial_of(NS2, "signed.test")
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "signed.test", "--allow-unsigning", "--yes", inventory=unsigned)
-        assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+    set_up(unsigned, "signed.test", "--allow-unsigning")
     for server in (NS1, NS2):
         assert serial_of(server, "signed.test") > old  # the secondary followed
         assert not [r for r in ask(server, "signed.test", "SOA").answer if r.rdtype == dns.rdatatype.RRSIG]

@@ -9,18 +9,14 @@ a prober that asks ns2 every 20 ms while its explicit stanza gives way to the ca
 from __future__ import annotations
 
 import hashlib
-import time
 
 import dns.flags
-import dns.message
 import dns.name
-import dns.query
 import dns.rcode
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
-from .test_03_faults import Prober
-from .test_12_dnssec import rhel_layout
+from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, set_up
+from .served import Prober, ask, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -51,34 +47,19 @@ CONFIG_FILES = "/etc/bind/* /etc/named.conf /etc/named.dnsctl.conf"
 
 
 def inventory(the_lab, path, extra: str = "", catalog: bool = True):
-    replace = {}
+    replace = the_lab.ns2_layout()
     if catalog:
         replace["[ssh]"] = f'catalog = "{CATALOG}"\n\n[ssh]'
-    if rhel_layout(the_lab):
-        ns2 = '[servers.ns2]\naddress = "198.51.100.11"'
-        replace[ns2] = ns2 + '\nlayout = "rhel"'
     return the_lab.write_inventory(path, extra=extra, **replace)
 
 
-def ask(server: str, name: str, rdtype: str) -> dns.message.Message:
-    query = dns.message.make_query(name, rdtype)
-    query.flags &= ~dns.flags.RD
-    return dns.query.udp(query, server, timeout=3)
-
-
-def served_serial(server: str, zone: str) -> int | None:
-    response = ask(server, zone, "SOA")
+def answered_serial(server: str, zone: str) -> int | None:
+    """The serial the server serves with authority, None if it does not serve the zone; a
+    server that does not answer at all fails the test."""
+    response = ask(server, zone, "SOA", timeout=3)
     if response.rcode() != dns.rcode.NOERROR or not response.flags & dns.flags.AA or not response.answer:
         return None
     return response.answer[0][0].serial
-
-
-def wait_served(server: str, zone: str, timeout: float = 20) -> int:
-    deadline = time.monotonic() + timeout
-    while (serial := served_serial(server, zone)) is None:
-        assert time.monotonic() < deadline, f"{server} does not serve {zone}"
-        time.sleep(0.1)
-    return serial
 
 
 def config_hash(the_lab, host: str) -> str:
@@ -94,11 +75,11 @@ def member_id(zone: str) -> str:
 
 def catalog_members(server: str, extra: tuple[str, ...] = ()) -> set[str]:
     """The members ns1's catalog lists, asked record by record as a consumer would read them."""
-    response = ask(server, f"version.{CATALOG}", "TXT")
+    response = ask(server, f"version.{CATALOG}", "TXT", timeout=3)
     assert [rdata.to_text() for rrset in response.answer for rdata in rrset] == ['"2"']
     members = set()
     for zone in ("example.com", "moved.test", "newcat.test", *extra):
-        answer = ask(server, f"{member_id(zone)}.zones.{CATALOG}", "PTR").answer
+        answer = ask(server, f"{member_id(zone)}.zones.{CATALOG}", "PTR", timeout=3).answer
         members |= {rdata.target.to_text().rstrip(".") for rrset in answer for rdata in rrset}
     return members
 
@@ -126,10 +107,10 @@ def leave_no_catalog(the_lab):
     yield
     for host in ("ns2", "ns1"):
         the_lab.exec(host, "sh", "-c", UNDO_CONSUMER, "undo-catalog", CATALOG)
-    deadline = time.monotonic() + 20
-    while served_serial(NS2, "example.com") is not None:
-        assert time.monotonic() < deadline, "ns2 still serves example.com from the catalog"
-        time.sleep(0.1)
+    wait_until(
+        lambda: answered_serial(NS2, "example.com") is None,
+        "ns2 to stop serving example.com from the catalog",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -140,26 +121,24 @@ def catalog(the_lab, tmp_path_factory):
 def test_explicit_secondaries_move_to_the_catalog_without_a_gap(the_lab, catalog, tmp_path):
     plain = inventory(the_lab, tmp_path / "plain.toml", extra=MOVED_ZONE, catalog=False)
     for zone in ("example.com", "moved.test"):
-        for command in ("init-primary", "add-slave"):
-            result = dnsctl(command, zone, "--yes", inventory=plain)
-            assert result.returncode == 0, f"{command}: {result.stdout}{result.stderr}"
+        set_up(plain, zone)
     moving = inventory(the_lab, tmp_path / "moving.toml", extra=MOVED_ZONE)
     with Prober(NS2, "example.com") as prober, Prober(NS2, "moved.test") as moved:
         result = dnsctl("catalog", "sync", "--yes", inventory=moving)
     assert result.returncode == 0, result.stdout + result.stderr
     assert prober.asked > 20 and prober.misses == [] and moved.misses == [], prober.misses + moved.misses
     assert catalog_members(NS1) == {"example.com", "moved.test"}
-    assert served_serial(NS2, "example.com") == served_serial(NS1, "example.com")
+    assert answered_serial(NS2, "example.com") == answered_serial(NS1, "example.com")
     managed = the_lab.read(
-        "ns2", "/etc/named.dnsctl.conf" if rhel_layout(the_lab) else "/etc/bind/named.conf.dnsctl"
+        "ns2", "/etc/named.dnsctl.conf" if the_lab.rhel_layout() else "/etc/bind/named.conf.dnsctl"
     )
     assert f'zone "{CATALOG}"' in managed and 'zone "example.com"' not in managed
     assert 'zone "moved.test"' not in managed
     options = the_lab.read(
-        "ns2", "/etc/named.conf" if rhel_layout(the_lab) else "/etc/bind/named.conf.options"
+        "ns2", "/etc/named.conf" if the_lab.rhel_layout() else "/etc/bind/named.conf.options"
     )
     assert f'catalog-zones {{\n\t\tzone "{CATALOG}" default-primaries {{ {NS1}; }}' in options
-    directory = "/var/named/slaves/catalog" if rhel_layout(the_lab) else "/var/cache/bind/slaves/catalog"
+    directory = "/var/named/slaves/catalog" if the_lab.rhel_layout() else "/var/cache/bind/slaves/catalog"
     owner = the_lab.exec("ns2", "stat", "-c", "%a %G", directory).stdout.split()
     assert owner[0] == "775" and owner[1] in ("bind", "named")
 
@@ -183,10 +162,10 @@ def test_apply_finds_the_catalog_as_the_inventory_says(the_lab, tmp_path):
 def test_new_zone_reaches_the_secondary_with_its_configuration_untouched(the_lab, catalog, tmp_path):
     before = config_hash(the_lab, "ns2")
     added = inventory(the_lab, tmp_path / "added.toml", extra=MOVED_ZONE + NEW_ZONE)
-    result = dnsctl("init-primary", "newcat.test", "--yes", inventory=added)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert wait_served(NS2, "newcat.test") == served_serial(NS1, "newcat.test")
-    assert {r.to_text() for rrset in ask(NS2, "www.newcat.test", "A").answer for r in rrset} == {
+    dnsctl_ok("init-primary", "newcat.test", "--yes", inventory=added)
+    served = wait_until(lambda: answered_serial(NS2, "newcat.test"), "ns2 to serve newcat.test")
+    assert served == answered_serial(NS1, "newcat.test")
+    assert {r.to_text() for rrset in ask(NS2, "www.newcat.test", "A", timeout=3).answer for r in rrset} == {
         "198.51.100.95"
     }
     assert catalog_members(NS1) == {"example.com", "moved.test", "newcat.test"}
@@ -207,20 +186,19 @@ def test_apply_adds_and_removes_a_member_through_the_catalog(the_lab, tmp_path):
     code, document = dnsctl_json("apply", "--yes", inventory=grown)
     assert code == 0, document
     assert document["plan"]["ns2"]["actions"] == []
-    served = served_serial(NS2, "applied.test")  # no waiting here: apply waited for it
-    assert served is not None and served == served_serial(NS1, "applied.test")
-    assert {r.to_text() for rrset in ask(NS2, "www.applied.test", "A").answer for r in rrset} == {
+    served = answered_serial(NS2, "applied.test")  # no waiting here: apply waited for it
+    assert served is not None and served == answered_serial(NS1, "applied.test")
+    assert {r.to_text() for rrset in ask(NS2, "www.applied.test", "A", timeout=3).answer for r in rrset} == {
         "198.51.100.97"
     }
     assert "applied.test" in catalog_members(NS1, extra=("applied.test",))
     assert config_hash(the_lab, "ns2") == before
 
     shrunk = inventory(the_lab, tmp_path / "shrunk.toml", extra=MOVED_ZONE + NEW_ZONE)
-    result = dnsctl("apply", "--yes", inventory=shrunk)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("apply", "--yes", inventory=shrunk)
     assert "applied.test no longer served at 198.51.100.11" in result.stdout
     for server in (NS1, NS2):
-        assert served_serial(server, "applied.test") is None
+        assert answered_serial(server, "applied.test") is None
     assert catalog_members(NS1, extra=("applied.test",)) == {"example.com", "moved.test", "newcat.test"}
     assert config_hash(the_lab, "ns2") == before
 
@@ -228,16 +206,15 @@ def test_apply_adds_and_removes_a_member_through_the_catalog(the_lab, tmp_path):
 def test_removed_zones_stop_everywhere(the_lab, catalog):
     """newcat.test came by the catalog; moved.test was an explicit stanza before it."""
     before = config_hash(the_lab, "ns2")
-    assert served_serial(NS2, "newcat.test") is not None and served_serial(NS2, "moved.test") is not None
-    result = dnsctl("catalog", "sync", "--yes", inventory=catalog)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert answered_serial(NS2, "newcat.test") is not None and answered_serial(NS2, "moved.test") is not None
+    result = dnsctl_ok("catalog", "sync", "--yes", inventory=catalog)
     for zone in ("newcat.test", "moved.test"):
         assert f"{zone} no longer served at 198.51.100.11" in result.stdout
         for server in (NS1, NS2):
-            assert served_serial(server, zone) is None
+            assert answered_serial(server, zone) is None
         assert f'zone "{zone}"' not in the_lab.read("ns1", "/etc/bind/named.conf.dnsctl")
     assert catalog_members(NS1) == {"example.com"}
-    assert served_serial(NS2, "example.com") == served_serial(NS1, "example.com")
+    assert answered_serial(NS2, "example.com") == answered_serial(NS1, "example.com")
     assert config_hash(the_lab, "ns2") == before
 
 

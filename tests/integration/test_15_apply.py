@@ -17,7 +17,7 @@ import pytest
 
 from dnsctl.models import load_inventory
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, dnsctl, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -93,8 +93,7 @@ def write(the_lab, tmp_path_factory):
 @pytest.fixture(scope="module")
 def applied(write):
     path = write()
-    result = dnsctl("apply", "--yes", inventory=path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("apply", "--yes", inventory=path)
     return path, result
 
 
@@ -149,16 +148,14 @@ def test_second_apply_changes_nothing(the_lab, applied):
     files = "/etc/bind/named.conf.dnsctl /var/lib/bind/apply.test.db /var/cache/bind/slaves/peer.test.db"
     stat = ["sh", "-c", f"stat -c '%n %Y %s' {files} 2>/dev/null"]
     before = the_lab.exec("ns1", *stat).stdout
-    result = dnsctl("--json", "apply", "--yes", inventory=path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("--json", "apply", "--yes", inventory=path)
     document = json.loads(result.stdout)
     assert document["changes"] is False
     assert all(not plan["actions"] for plan in document["plan"].values())
     actions = [step["action"] for step in document["steps"]]
     assert not [action for action in actions if "activate" in action or "stage" in action], actions
     assert the_lab.exec("ns1", *stat).stdout == before
-    check = dnsctl("apply", "--check", inventory=path)
-    assert check.returncode == 0, check.stdout + check.stderr
+    check = dnsctl_ok("apply", "--check", inventory=path)
     assert "check: nothing would change" in check.stdout
 
 
@@ -183,8 +180,7 @@ def test_prune_removes_what_the_inventory_dropped(the_lab, applied, write):
     kept_serial = soa_serial(NS2, "apply.test")
     write(with_gone=False, shrink_secondaries=())
     # Without --prune the dropped zone stays, and the plan says so.
-    result = dnsctl("apply", "--yes", inventory=path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("apply", "--yes", inventory=path)
     assert "gone.test (primary) is dnsctl's but not in the inventory for ns1" in result.stdout
     assert "`dnsctl apply --prune` removes it" in result.stdout
     assert soa_serial(NS1, "gone.test") and soa_serial(NS2, "gone.test")
@@ -194,8 +190,7 @@ def test_prune_removes_what_the_inventory_dropped(the_lab, applied, write):
     check = dnsctl("apply", "--check", "--prune", inventory=path)
     assert check.returncode == 1, check.stdout + check.stderr
 
-    result = dnsctl("apply", "--prune", "--yes", inventory=path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("apply", "--prune", "--yes", inventory=path)
     for server in (NS1, NS2):
         assert ask(server, "gone.test", "SOA")[0] == "REFUSED"
     assert ask(NS2, "shrink.test", "SOA")[0] == "REFUSED"
@@ -209,5 +204,4 @@ def test_prune_removes_what_the_inventory_dropped(the_lab, applied, write):
     # A zone still in the inventory is untouched: same serial, same answers on both.
     assert soa_serial(NS1, "apply.test") == soa_serial(NS2, "apply.test") == kept_serial
     assert ask(NS1, "www.apply.test", "AAAA") == ask(NS2, "www.apply.test", "AAAA")
-    again = dnsctl("apply", "--check", "--prune", inventory=path)
-    assert again.returncode == 0, again.stdout + again.stderr
+    dnsctl_ok("apply", "--check", "--prune", inventory=path)

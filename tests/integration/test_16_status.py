@@ -5,18 +5,14 @@ exit 1. Every break is made by hand on the host, checked independently by DNS, a
 from __future__ import annotations
 
 import re
-import time
 
-import dns.exception
-import dns.flags
-import dns.message
 import dns.query
-import dns.rcode
 import dns.xfr
 import dns.zone
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, set_up
+from .served import answer_data, served_serial, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -41,29 +37,6 @@ value = "198.51.100.72"
 MANAGED = "/etc/bind/named.conf.dnsctl"
 
 
-def serial_at(server: str, zone: str) -> int | None:
-    query = dns.message.make_query(zone, "SOA")
-    try:
-        response = dns.query.udp(query, server, timeout=1)
-    except (dns.exception.DNSException, OSError):
-        return None
-    if not response.flags & dns.flags.AA or not response.answer:
-        return None
-    return response.answer[0][0].serial
-
-
-def wait_for_serial(server: str, zone: str, serial: int) -> None:
-    deadline = time.monotonic() + 10
-    while serial_at(server, zone) != serial:
-        assert time.monotonic() < deadline, f"{server} never served {zone} serial {serial}"
-        time.sleep(0.05)
-
-
-def a_records(server: str, name: str) -> set[str]:
-    response = dns.query.udp(dns.message.make_query(name, "A"), server, timeout=2)
-    return {rdata.to_text() for rrset in response.answer for rdata in rrset}
-
-
 def add_by_hand(the_lab, zone: str, line: str) -> int:
     """Append a record to the primary's zone file, bump its serial, reload: the new serial."""
     path = f"/var/lib/bind/{zone}.db"
@@ -72,20 +45,15 @@ def add_by_hand(the_lab, zone: str, line: str) -> int:
     text = re.sub(r"^(\s+)\d+( ; serial)$", rf"\g<1>{serial}\2", text, count=1, flags=re.MULTILINE)
     the_lab.exec("ns1", "sh", "-c", 'cat > "$1"', "sh", path, input=text + line + "\n")
     the_lab.exec("ns1", "rndc", "reload", zone)
-    wait_for_serial(NS1, zone, serial)
+    wait_until(lambda: served_serial(NS1, zone) == serial, f"ns1 to serve {zone} serial {serial}", seconds=10)
     return serial
 
 
 @pytest.fixture(scope="module")
 def inventory(the_lab, tmp_path_factory):
     path = the_lab.write_inventory(tmp_path_factory.mktemp("status") / "status.toml", extra=ZONES)
-    for command, zone in (
-        ("init-primary", "status.test"),
-        ("add-slave", "status.test"),
-        ("init-primary", "solo.test"),
-    ):
-        result = dnsctl(command, zone, "--yes", inventory=path)
-        assert result.returncode == 0, result.stdout + result.stderr
+    set_up(path, "status.test")
+    dnsctl_ok("init-primary", "solo.test", "--yes", inventory=path)
     return path
 
 
@@ -93,8 +61,8 @@ def test_a_healthy_zone(the_lab, inventory):
     code, document = dnsctl_json("status", "status.test", inventory=inventory)
     assert code == 0, document
     copies = document["zones"]["status.test"]
-    serial = serial_at(NS1, "status.test")
-    assert copies["ns1"]["serial"] == copies["ns2"]["serial"] == serial == serial_at(NS2, "status.test")
+    serial = served_serial(NS1, "status.test")
+    assert copies["ns1"]["serial"] == copies["ns2"]["serial"] == serial == served_serial(NS2, "status.test")
     assert set(copies["ns1"]["checks"].values()) == {"ok"}
     assert copies["ns2"]["checks"] == {**copies["ns1"]["checks"], "drift": "-"}
     assert document["drift"]["status.test"] == {
@@ -122,16 +90,15 @@ def test_a_healthy_zone(the_lab, inventory):
 
 def test_a_record_added_by_hand_is_named(the_lab, inventory):
     serial = add_by_hand(the_lab, "status.test", "hand\tIN A 198.51.100.71")
-    assert a_records(NS1, "hand.status.test") == {"198.51.100.71"}
+    assert answer_data(NS1, "hand.status.test", "A") == {"198.51.100.71"}
     code, document = dnsctl_json("status", "status.test", inventory=inventory)
     assert code == 1, document
     assert document["drift"]["status.test"]["extra"] == ["hand.status.test. A 198.51.100.71"]
     assert "served but not in the inventory: hand.status.test. A 198.51.100.71" in document["error"]
     # What dnsctl wrote wins again: the record is gone everywhere, the serial moved on.
-    result = dnsctl("add-slave", "status.test", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert serial_at(NS1, "status.test") > serial
-    assert a_records(NS1, "hand.status.test") == a_records(NS2, "hand.status.test") == set()
+    dnsctl_ok("add-slave", "status.test", "--yes", inventory=inventory)
+    assert served_serial(NS1, "status.test") > serial
+    assert answer_data(NS1, "hand.status.test", "A") == answer_data(NS2, "hand.status.test", "A") == set()
     assert dnsctl("status", "status.test", inventory=inventory).returncode == 0
 
 
@@ -144,14 +111,13 @@ def test_a_zone_without_secondaries_is_read_from_its_file(the_lab, inventory):
     add_by_hand(the_lab, "solo.test", 'hand\tIN TXT "edited"')
     code, document = dnsctl_json("status", "solo.test", inventory=inventory)
     assert code == 1 and document["drift"]["solo.test"]["extra"] == ['hand.solo.test. TXT "edited"']
-    result = dnsctl("init-primary", "solo.test", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("init-primary", "solo.test", "--yes", inventory=inventory)
 
 
 def test_a_closed_firewall_is_named(the_lab, inventory):
     the_lab.exec("ns2", "firewall-cmd", "--remove-service=dns")
     try:
-        assert serial_at(NS2, "status.test") is None
+        assert served_serial(NS2, "status.test") is None
         code, document = dnsctl_json("status", "status.test", inventory=inventory)
         assert code == 1, document
         assert document["firewall"]["ns2"] == {

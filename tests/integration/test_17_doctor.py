@@ -5,16 +5,11 @@ finds the pair healthy again (exit 0)."""
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.query
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, dnsctl_json, dnsctl_ok, set_up
+from .served import served_serial, wait_until
 
 pytestmark = pytest.mark.lab
 
@@ -34,30 +29,10 @@ SLAVES = "/var/cache/bind/slaves"
 TCP_REJECT = "rule family=ipv4 port port=53 protocol=tcp reject"
 
 
-def serial_at(server: str, *, tcp: bool = False) -> int | None:
-    query = dns.message.make_query("doctor.test", "SOA")
-    try:
-        response = (dns.query.tcp if tcp else dns.query.udp)(query, server, timeout=1)
-    except (dns.exception.DNSException, OSError):
-        return None
-    if not response.flags & dns.flags.AA or not response.answer:
-        return None
-    return response.answer[0][0].serial
-
-
-def wait_until(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def inventory(the_lab, tmp_path_factory):
     path = the_lab.write_inventory(tmp_path_factory.mktemp("doctor") / "doctor.toml", extra=ZONE)
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, "doctor.test", "--yes", inventory=path)
-        assert result.returncode == 0, result.stdout + result.stderr
+    set_up(path, "doctor.test")
     return path
 
 
@@ -78,11 +53,13 @@ def assert_healthy(inventory) -> None:
 
 
 def test_a_healthy_pair(inventory):
-    assert serial_at(NS1) == serial_at(NS2) is not None
-    result = dnsctl("doctor", "doctor.test", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert served_serial(NS1, "doctor.test") == served_serial(NS2, "doctor.test") is not None
+    result = dnsctl_ok("doctor", "doctor.test", inventory=inventory)
     assert "FAIL" not in result.stdout
-    assert f"OK   ns2                   serves ns1's serial: serial {serial_at(NS1)}, as ns1" in result.stdout
+    assert (
+        f"OK   ns2                   serves ns1's serial: serial {served_serial(NS1, 'doctor.test')}, as ns1"
+        in result.stdout
+    )
 
 
 def test_secondary_left_out_of_allow_transfer(the_lab, inventory):
@@ -96,7 +73,8 @@ def test_secondary_left_out_of_allow_transfer(the_lab, inventory):
     try:
         wait_until(
             lambda: "Transfer failed" in the_lab.exec("ns2", "dig", f"@{NS1}", "doctor.test", "AXFR").stdout,
-            "ns1 still transfers to ns2",
+            "ns1 to refuse ns2's transfer",
+            seconds=10,
         )
         broken = doctor_names(inventory, "ns2", "ns1 transfers doctor.test to ns2")
         assert "(allow-transfer { none; })" in broken["detail"]
@@ -106,7 +84,8 @@ def test_secondary_left_out_of_allow_transfer(the_lab, inventory):
         the_lab.exec("ns1", "sh", "-c", 'cat > "$1" && rndc reload', "sh", MANAGED, input=managed)
     wait_until(
         lambda: "Transfer failed" not in the_lab.exec("ns2", "dig", f"@{NS1}", "doctor.test", "AXFR").stdout,
-        "ns1 does not transfer to ns2 again",
+        "ns1 to transfer to ns2 again",
+        seconds=10,
     )
     assert_healthy(inventory)
 
@@ -114,7 +93,10 @@ def test_secondary_left_out_of_allow_transfer(the_lab, inventory):
 def test_tcp_53_closed_on_the_primary(the_lab, inventory):
     the_lab.exec("ns1", "firewall-cmd", f"--add-rich-rule={TCP_REJECT}")
     try:
-        assert serial_at(NS1, tcp=True) is None and serial_at(NS1) is not None
+        assert (
+            served_serial(NS1, "doctor.test", tcp=True) is None
+            and served_serial(NS1, "doctor.test") is not None
+        )
         broken = doctor_names(inventory, "ns2", "reaches ns1 over TCP port 53")
         assert "connection refused" in broken["detail"]
         assert broken["fix"].startswith(
@@ -122,7 +104,7 @@ def test_tcp_53_closed_on_the_primary(the_lab, inventory):
         )
     finally:
         the_lab.exec("ns1", "firewall-cmd", f"--remove-rich-rule={TCP_REJECT}")
-    assert serial_at(NS1, tcp=True) is not None
+    assert served_serial(NS1, "doctor.test", tcp=True) is not None
     assert_healthy(inventory)
 
 
@@ -142,12 +124,16 @@ def test_secondary_directory_owned_by_root(the_lab, inventory):
 
 def test_primary_serial_below_the_secondary_s(the_lab, inventory):
     original = the_lab.read("ns1", ZONE_FILE)
-    serial = serial_at(NS1)
+    serial = served_serial(NS1, "doctor.test")
     lower = re.sub(r"^(\s+)\d+( ; serial)$", rf"\g<1>{serial - 10}\2", original, count=1, flags=re.MULTILINE)
     the_lab.exec("ns1", "sh", "-c", 'cat > "$1" && rndc reload doctor.test', "sh", ZONE_FILE, input=lower)
     try:
-        wait_until(lambda: serial_at(NS1) == serial - 10, "ns1 never served the lower serial")
-        assert serial_at(NS2) == serial
+        wait_until(
+            lambda: served_serial(NS1, "doctor.test") == serial - 10,
+            "ns1 to serve the lower serial",
+            seconds=10,
+        )
+        assert served_serial(NS2, "doctor.test") == serial
         broken = doctor_names(inventory, "ns1", "ns1's serial is not below ns2's")
         assert f"ns1 serves serial {serial - 10}, below ns2's {serial}" in broken["detail"]
         assert broken["fix"].startswith("on ns2: rndc retransfer doctor.test")
@@ -155,17 +141,21 @@ def test_primary_serial_below_the_secondary_s(the_lab, inventory):
         the_lab.exec(
             "ns1", "sh", "-c", 'cat > "$1" && rndc reload doctor.test', "sh", ZONE_FILE, input=original
         )
-    wait_until(lambda: serial_at(NS1) == serial, "ns1 never served its serial again")
+    wait_until(
+        lambda: served_serial(NS1, "doctor.test") == serial, "ns1 to serve its serial again", seconds=10
+    )
     assert_healthy(inventory)
 
 
 def test_named_stopped_on_the_primary(the_lab, inventory):
     the_lab.exec("ns1", "systemctl", "stop", "named")
     try:
-        assert serial_at(NS1) is None
+        assert served_serial(NS1, "doctor.test") is None
         broken = doctor_names(inventory, "ns1", "named runs")
         assert broken["fix"].startswith("on ns1: systemctl start named")
     finally:
         the_lab.exec("ns1", "systemctl", "start", "named")
-    wait_until(lambda: serial_at(NS1) is not None, "named on ns1 never answered again")
+    wait_until(
+        lambda: served_serial(NS1, "doctor.test") is not None, "named on ns1 to answer again", seconds=10
+    )
     assert_healthy(inventory)

@@ -13,7 +13,7 @@ import dns.message
 import dns.query
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, dnsctl_json, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -64,8 +64,7 @@ def test_init_primary_checks_a_sample_and_the_serial(inventory):
 
 
 def test_add_slave_waits_for_the_transferred_file(the_lab, inventory):
-    result = dnsctl("add-slave", "large.test", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("add-slave", "large.test", "--yes", inventory=inventory)
     assert answer(NS2, "host19999.large.test", "A") == {"10.1.78.31"}
     size = the_lab.exec("ns2", "stat", "-c", "%s", "/var/cache/bind/slaves/large.test.db").stdout
     assert int(size) > 0

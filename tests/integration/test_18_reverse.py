@@ -8,16 +8,11 @@ they are only data; every query goes over IPv4 to a lab server's address.
 
 from __future__ import annotations
 
-import hashlib
-
-import dns.flags
-import dns.message
-import dns.query
-import dns.rcode
 import dns.reversename
 import pytest
 
-from .conftest import NS1, NS2, dnsctl, dnsctl_json
+from .conftest import NS1, NS2, digest, dnsctl, dnsctl_json, dnsctl_ok, set_up
+from .served import authoritative_answer
 
 pytestmark = pytest.mark.lab
 
@@ -58,25 +53,14 @@ value = "192.0.2.7"
 
 def ptr(server: str, address: str) -> tuple[str, set[str]]:
     """The PTR answer of one server for an address: rcode and names, authoritative only."""
-    query = dns.message.make_query(dns.reversename.from_address(address), "PTR")
-    query.flags &= ~dns.flags.RD
-    response = dns.query.udp(query, server, timeout=2)
-    assert response.flags & dns.flags.AA, response
-    names = {rdata.to_text() for rrset in response.answer for rdata in rrset}
-    return dns.rcode.to_text(response.rcode()), names
-
-
-def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return authoritative_answer(server, dns.reversename.from_address(address), "PTR")
 
 
 @pytest.fixture(scope="module")
 def inventory(the_lab, tmp_path_factory):
     path = the_lab.write_inventory(tmp_path_factory.mktemp("reverse") / "reverse.toml", extra=ZONE)
     for zone in (FORWARD, V4, V6):
-        for command in ("init-primary", "add-slave"):
-            result = dnsctl(command, zone, "--yes", inventory=path)
-            assert result.returncode == 0, f"{command} {zone}: {result.stdout}{result.stderr}"
+        set_up(path, zone)
     return path
 
 
@@ -98,20 +82,17 @@ def test_the_zone_files_on_the_hosts(the_lab, inventory):
 
 
 def test_record_add_and_del_keep_the_ptrs_in_step(inventory):
-    result = dnsctl("record", "add", FORWARD, "new", "A", "203.0.113.77", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("record", "add", FORWARD, "new", "A", "203.0.113.77", "--yes", inventory=inventory)
     # record add returns once every secondary serves the change: no waiting here.
     for server in (NS1, NS2):
         assert ptr(server, "203.0.113.77") == ("NOERROR", {"new.reverse.test."})
     assert f"wait for {V4} serial" in result.stdout and "77\tIN PTR new.reverse.test." in result.stdout
 
-    result = dnsctl("record", "add", FORWARD, "new", "AAAA", "2001:db8::77", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = dnsctl_ok("record", "add", FORWARD, "new", "AAAA", "2001:db8::77", "--yes", inventory=inventory)
     for server in (NS1, NS2):
         assert ptr(server, "2001:db8::77") == ("NOERROR", {"new.reverse.test."})
 
-    result = dnsctl("record", "del", FORWARD, "new", "A", "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("record", "del", FORWARD, "new", "A", "--yes", inventory=inventory)
     for server in (NS1, NS2):
         assert ptr(server, "203.0.113.77")[0] == "NXDOMAIN"
         assert ptr(server, "2001:db8::77") == ("NOERROR", {"new.reverse.test."})

@@ -17,7 +17,7 @@ import pytest
 from dnsctl import lab
 from dnsctl.remote import Connection, Target
 
-from .conftest import NS1, dnsctl, dnsctl_json
+from .conftest import NS1, dnsctl, dnsctl_json, dnsctl_ok
 
 pytestmark = pytest.mark.lab
 
@@ -73,8 +73,7 @@ def test_every_host_runs_at_its_planned_address(fleet):
 
 def test_the_farthest_secondary_serves(fleet):
     for command in (("init-primary", "example.com"), ("add-slave", "example.com", LAST)):
-        result = dnsctl(*command, "--yes", inventory=fleet.inventory)
-        assert result.returncode == 0, result.stdout + result.stderr
+        dnsctl_ok(*command, "--yes", inventory=fleet.inventory)
     answers = [
         dns.query.udp(dns.message.make_query("example.com", "SOA"), address, timeout=3)
         for address in (NS1, LAST_ADDRESS)
