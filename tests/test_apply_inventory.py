@@ -304,3 +304,25 @@ def test_an_unknown_zone_is_a_usage_error_before_any_host(scene):
     with pytest.raises(InventoryError, match=r"unknown zone 'nope\.test'"):
         apply_inventory(scene.session(), ["nope.test"])
     assert scene.fleet.connected == []
+
+
+# --- derived reverse zones go with their zone ----------------------------------------------------
+
+
+def test_a_named_zone_brings_its_derived_reverse_zone(scene):
+    def with_reverse(address: str) -> object:
+        spec = zone("ns1", ["ns2"], ("pc1", "A", address))
+        return inventory(example_com={**spec, "reverse": ["198.51.100.0/24"]})
+
+    before = with_reverse("198.51.100.50")
+    wants = desired_state(before, ["example.com", "100.51.198.in-addr.arpa"])
+    servers = configured(scene, wants, before)
+    scene.inventory = with_reverse("198.51.100.70")
+    servers["ns1"].preflight()
+    servers["ns2"].preflight(writes=False)
+
+    with pytest.raises(VerifyError, match=r"^ns1 would change"):
+        apply_inventory(scene.session(), ["example.com"], check=True)
+
+    assert "+70\tIN PTR pc1.example.com." in scene.output
+    assert "-50\tIN PTR pc1.example.com." in scene.output

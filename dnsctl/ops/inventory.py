@@ -41,7 +41,9 @@ def apply_inventory(
     check: plan only, and fail (exit 1) when anything would change.
     """
     inventory, report = session.inventory, session.report
-    selected = [inventory.zone_name(zone) for zone in dict.fromkeys(zones)]
+    named = [inventory.zone_name(zone) for zone in dict.fromkeys(zones)]
+    # A zone's derived reverse zones hold its addresses' PTRs: they go with it, as in `record add`.
+    selected = list(dict.fromkeys(name for zone in named for name in (zone, *inventory.reverse_zones(zone))))
     # A dropped zone or a dropped secondary can be on any server: look at all of them
     # when every zone is applied, or when pruning.
     servers = list(inventory.servers) if not selected or prune else None

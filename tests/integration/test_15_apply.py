@@ -175,6 +175,21 @@ def test_check_reports_a_change_and_makes_none(the_lab, applied, write):
         write()
 
 
+def test_a_named_zone_brings_its_derived_reverse_zones(the_lab, applied, write):
+    """`apply apply.test` after a new address: its PTR is served by both servers too."""
+    path, _ = applied
+    write(extra_record=True)
+    try:
+        dnsctl_ok("apply", "apply.test", "--yes", inventory=path)
+        for server in (NS1, NS2):
+            assert served_values(server, "late.apply.test", "A") == {"198.51.100.69"}
+            assert served_values(server, f"69.{V4_ZONE}", "PTR") == {"late.apply.test."}
+    finally:
+        write()
+        dnsctl_ok("apply", "apply.test", "--yes", inventory=path)
+    assert ask(NS2, f"69.{V4_ZONE}", "PTR")[0] == "NXDOMAIN"
+
+
 def test_prune_removes_what_the_inventory_dropped(the_lab, applied, write):
     path, _ = applied
     kept_serial = soa_serial(NS2, "apply.test")
