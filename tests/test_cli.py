@@ -172,7 +172,9 @@ def sessions(monkeypatch):
                 "report": report,
             }
         )
-        yield SimpleNamespace(report=report, options=None)
+        session = SimpleNamespace(report=report, options=None, before_connect=None)
+        opened[-1]["session"] = session
+        yield session
 
     monkeypatch.setattr(ops, "open_session", open_session)
     for name in (
@@ -191,8 +193,19 @@ def sessions(monkeypatch):
         "catalog_sync",
         "dnssec_ds",
     ):
-        monkeypatch.setattr(ops, name, lambda *args, **kwargs: None)
+        monkeypatch.setattr(ops, name, reach_hosts)
     return opened
+
+
+def reach_hosts(session, *args, **kwargs) -> None:
+    """A stand-in op: as a real one does before its first connection, pass the session's gate."""
+    if session.before_connect is not None:
+        session.before_connect()
+    session.reached = True
+
+
+def reached(sessions: list[dict]) -> bool:
+    return any(getattr(opened["session"], "reached", False) for opened in sessions)
 
 
 def lab_commands() -> list[list[str]]:
@@ -292,7 +305,7 @@ def test_global_options_work_on_lab_commands(monkeypatch, path, where, tmp_path)
         (["lab", "up", "--secondaries", "99", "--json"], 2, "99"),
         (["lab", "--json", "nosuch"], 2, "nosuch"),
         (["check", "--json", "-i", "/nonexistent/inventory.toml"], 2, "not found"),
-        (["init-primary", "example.com", "--json", "-i", "/nonexistent/inventory.toml"], 2, "--yes"),
+        (["init-primary", "example.com", "--json", "-i", "/nonexistent/inventory.toml"], 2, "not found"),
     ],
 )
 def test_json_for_usage_errors(args, code, needle):
@@ -406,10 +419,25 @@ def test_a_change_without_yes_and_without_a_terminal_is_refused(sessions, good, 
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
     result = run("-i", str(good), *args, *json_flag)
     assert result.exit_code == 2, result.output
-    assert sessions == []  # refused before the inventory's hosts were even looked at
+    assert not reached(sessions)  # refused before any host was reached
     assert result.stderr.count("\n") == 1 and "pass --yes" in result.stderr
     if json_flag:
         assert json.loads(result.stdout)["exit_code"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["init-primary", "nosuch.test"], "unknown zone 'nosuch.test'"),
+        (["add-slave", "example.com", "ns9"], "unknown server 'ns9'"),
+        (["record", "add", "example.com", "www", "A", "999.1.1.1"], "'999.1.1.1' is not an IPv4 address"),
+        (["apply", "nosuch.test"], "unknown zone 'nosuch.test'"),
+    ],
+)
+def test_without_yes_a_bad_argument_is_named_before_the_missing_yes(good, args, message):
+    result = run("-i", str(good), *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
 
 
 @pytest.mark.parametrize("name", CHANGING)
@@ -417,7 +445,7 @@ def test_json_on_a_terminal_refuses_too(sessions, good, monkeypatch, name):
     monkeypatch.setattr(runner, "_can_ask", lambda: True)
     args = [arg for arg in COMMANDS[name] if arg != "--yes"]
     result = run("-i", str(good), *args, "--json")
-    assert result.exit_code == 2 and sessions == []
+    assert result.exit_code == 2 and not reached(sessions)
 
 
 @pytest.mark.parametrize(

@@ -109,14 +109,16 @@ def run_op(command: str, *, changes: bool = False) -> Callable[..., Callable[...
             options, report = _begin(ctx, command)
 
             def run() -> None:
-                if changes:
-                    _require_consent(command, options, kwargs)
                 with ops.open_session(
                     options.inventory_path(),
                     report,
                     accept_new_host_keys=options.accept_new_host_keys,
                     forks=options.forks,
                 ) as session:
+                    if changes:
+                        # Checked before any host is reached, after the inventory and the
+                        # command's arguments: a bad argument is named first.
+                        session.before_connect = lambda: _require_consent(command, options, kwargs)
                     function(session, **kwargs)
 
             _finish(ctx, report, run, interrupted="interrupted; nothing was left half-done")

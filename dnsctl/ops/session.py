@@ -40,6 +40,9 @@ class Session:
     inventory_path: Path | None = None  # where the inventory was read, for commands that edit it
     locked: set[str] = field(default_factory=set)  # hosts whose dnsctl lock this run holds
     connected: set[str] = field(default_factory=set)  # hosts this run has connected to
+    # Called once before the first connection: the CLI refuses a change nobody can confirm
+    # there, after the command's own arguments were checked against the inventory.
+    before_connect: Callable[[], None] | None = None
 
     def target(self, name: str) -> Target:
         inventory = self.inventory
@@ -63,6 +66,9 @@ class Session:
         todo = [name for name in names if name not in self.connected]
         if not todo:
             return self.fleet.connect([])
+        if self.before_connect is not None:
+            gate, self.before_connect = self.before_connect, None
+            gate()
         started = time.monotonic()
         with self.report.waiting(",".join(todo), "ssh connect"):
             connections = self.fleet.connect([self.target(name) for name in todo])
