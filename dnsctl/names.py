@@ -20,9 +20,6 @@ import re
 import socket
 from collections.abc import Iterator
 
-import dns.exception
-import dns.name
-
 _LABEL = r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)"
 _DNS_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*")
 _WILDCARD_DNS_NAME = re.compile(rf"(?:\*|{_LABEL})(?:\.{_LABEL})*")
@@ -63,6 +60,10 @@ def a_label_name(text: str) -> str:
         return text
     if "\\" in text:  # dnspython would read escapes; dnsctl's names have none
         raise ValueError(f"{text!r} is not a valid DNS name")
+    # Imported here: dns.name costs every run ~20 ms at start, and most inventories are ASCII.
+    import dns.exception
+    import dns.name
+
     try:
         name = dns.name.from_unicode(text, origin=None, idna_codec=dns.name.IDNA_2008_Practical)
     except dns.name.NoIDNA2008:

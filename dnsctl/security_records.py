@@ -17,11 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import dns.exception
-import dns.rdata
-import dns.rdataclass
-import dns.rdatatype
-
 TYPES = ("CAA", "SSHFP", "TLSA", "DS")
 
 
@@ -80,6 +75,12 @@ def security_value(rtype: str, text: str) -> tuple[str, int]:
         _check_caa(text)
     else:
         _check_hex_value(rtype, text)
+    # Imported here: dns.rdata costs every run ~20 ms at start, and most zones have none of these.
+    import dns.exception
+    import dns.rdata
+    import dns.rdataclass
+    import dns.rdatatype
+
     try:
         rdata = dns.rdata.from_text(dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), text)
     # What the checks above let through and this dnspython still refuses (its rules vary by version).
