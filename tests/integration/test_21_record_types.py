@@ -134,6 +134,12 @@ def test_the_zone_files_hold_the_a_label_and_canonical_values(the_lab, inventory
     the_lab.exec("ns2", "test", "-s", f"/var/cache/bind/slaves/{ZONE}.db")
 
 
+def test_status_finds_every_record_served_and_no_drift(inventory):
+    """status reads the zone back by AXFR (dig prints hex in upper case, split): no drift."""
+    result = dnsctl("status", ZONE, inventory=inventory)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_record_add_of_a_caa_record_reaches_the_secondary(inventory):
     result = dnsctl("record", "add", ZONE, "@", "CAA", '0 issuewild ";"', "--yes", inventory=inventory)
     assert result.returncode == 0, result.stdout + result.stderr
