@@ -5,18 +5,13 @@ secondary; what is refused changes nothing."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 
-import dns.flags
-import dns.message
-import dns.query
-import dns.rcode
-import dns.rdatatype
 import pytest
 
-from .conftest import NS1, NS2, dnsctl
+from .conftest import NS1, NS2, digest, dnsctl, dnsctl_ok, set_up
+from .served import authoritative_answer, served_serial
 
 pytestmark = pytest.mark.lab
 
@@ -91,39 +86,19 @@ SERVED = {
 }
 
 
-def answer(server: str, name: str, rdtype: str) -> tuple[str, set[str]]:
-    """The authoritative answer of one server, by address: rcode and the records of that type."""
-    query = dns.message.make_query(name, rdtype)
-    query.flags &= ~dns.flags.RD
-    response = dns.query.udp(query, server, timeout=2)
-    assert response.flags & dns.flags.AA, f"{server} {name} {rdtype}: not authoritative"
-    wanted = dns.rdatatype.from_text(rdtype)
-    found = {rdata.to_text() for rrset in response.answer if rrset.rdtype == wanted for rdata in rrset}
-    return dns.rcode.to_text(response.rcode()), found
-
-
-def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def serial(server: str) -> int:
-    response = dns.query.udp(dns.message.make_query(ZONE, "SOA"), server, timeout=2)
-    return response.answer[0][0].serial
-
-
 @pytest.fixture(scope="module")
 def inventory(the_lab, tmp_path_factory):
     path = the_lab.write_inventory(tmp_path_factory.mktemp("rtypes") / "rtypes.toml", extra=ZONE_TOML)
-    for command in ("init-primary", "add-slave"):
-        result = dnsctl(command, ZONE, "--yes", inventory=path)
-        assert result.returncode == 0, result.stdout + result.stderr
+    set_up(path, ZONE)
     return path
 
 
 @pytest.mark.parametrize("server", [NS1, NS2], ids=["primary", "secondary"])
 def test_each_record_is_served_exactly(inventory, server):
     for (name, rdtype), values in SERVED.items():
-        assert answer(server, name, rdtype) == ("NOERROR", values), f"{name} {rdtype} at {server}"
+        assert authoritative_answer(server, name, rdtype) == ("NOERROR", values), (
+            f"{name} {rdtype} at {server}"
+        )
 
 
 def test_the_zone_files_hold_the_a_label_and_canonical_values(the_lab, inventory):
@@ -136,22 +111,22 @@ def test_the_zone_files_hold_the_a_label_and_canonical_values(the_lab, inventory
 
 def test_status_finds_every_record_served_and_no_drift(inventory):
     """status reads the zone back by AXFR (dig prints hex in upper case, split): no drift."""
-    result = dnsctl("status", ZONE, inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("status", ZONE, inventory=inventory)
 
 
 def test_record_add_of_a_caa_record_reaches_the_secondary(inventory):
-    result = dnsctl("record", "add", ZONE, "@", "CAA", '0 issuewild ";"', "--yes", inventory=inventory)
-    assert result.returncode == 0, result.stdout + result.stderr
+    dnsctl_ok("record", "add", ZONE, "@", "CAA", '0 issuewild ";"', "--yes", inventory=inventory)
     for server in (NS1, NS2):
-        assert answer(server, ZONE, "CAA") == ("NOERROR", {*SERVED[ZONE, "CAA"], '0 issuewild ";"'})
+        assert authoritative_answer(server, ZONE, "CAA") == (
+            "NOERROR",
+            {*SERVED[ZONE, "CAA"], '0 issuewild ";"'},
+        )
     records = tomllib.loads(inventory.read_text())["zones"][ZONE]["records"]
     assert records[-1] == {"name": "@", "type": "CAA", "value": '0 issuewild ";"'}
 
 
 def test_record_list_shows_the_new_types(inventory):
-    result = dnsctl("--json", "record", "list", ZONE, inventory=inventory)
-    assert result.returncode == 0, result.stderr
+    result = dnsctl_ok("--json", "record", "list", ZONE, inventory=inventory)
     listed = {(r["name"], r["type"], r["value"]) for r in json.loads(result.stdout)["records"]}
     expected = {(name, rdtype, value) for (name, rdtype), values in SERVED.items() for value in values}
     assert expected <= listed
@@ -170,8 +145,8 @@ def test_record_list_shows_the_new_types(inventory):
     ],
 )
 def test_refused_input_changes_nothing(inventory, argv, message):
-    before = digest(inventory), serial(NS1), serial(NS2)
+    before = digest(inventory), served_serial(NS1, ZONE), served_serial(NS2, ZONE)
     result = dnsctl("record", "add", ZONE, *argv, "--yes", inventory=inventory)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.startswith(f"dnsctl: error: {message}") and result.stderr.count("\n") == 1
-    assert (digest(inventory), serial(NS1), serial(NS2)) == before
+    assert (digest(inventory), served_serial(NS1, ZONE), served_serial(NS2, ZONE)) == before
