@@ -37,7 +37,7 @@ from dnsctl.reverse import Address, Derived, Forward, Written, ZoneServers, deri
 from dnsctl.zonedata import ResolvedRecord, ZoneIndex, ZoneServer, check_targets, check_zone
 from dnsctl.zonedata import format_path as format_path  # tests and messages import it from here
 
-RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "PTR", "SRV", "NS")
+RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "PTR", "SRV", "NS", "CAA", "SSHFP", "TLSA", "DS")
 ACL_KEYWORDS = ("any", "none", "localhost", "localnets")
 SHOWN_PROBLEMS = 50
 

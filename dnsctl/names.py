@@ -7,6 +7,11 @@ lib/dns/name.c): letters, digits and '-' only, each label starting and ending
 with a letter or digit. named refuses a master zone that breaks check-names, so
 the inventory checks the same rules at load (lib/dns/rdata/*/checkowner_* and
 checknames_*).
+
+An internationalised name (any label not in ASCII, "bücher") is taken in its
+A-label form ("xn--bcher-kva"): IDNA 2008 with the UTS 46 mapping browsers use
+(upper case folded, no transitional ß -> ss), as dnspython's IDNA_2008_Practical
+codec does it with the idna package.
 """
 
 from __future__ import annotations
@@ -44,6 +49,37 @@ def dns_name_text(value: str, *, allow_wildcard: bool = False) -> str:
     if any(len(label) > 63 for label in text.split(".")):
         raise ValueError(f"{value!r} has a label longer than 63 characters")
     raise ValueError(f"{value!r} is not a valid DNS name")
+
+
+def a_label_name(text: str) -> str:
+    """The name with each internationalised label in its A-label (xn--) form; ASCII text as given.
+
+    A final dot is kept; whatever the result is, the caller still checks it as a DNS name.
+    """
+    if text.isascii():
+        return text
+    if "\\" in text:  # dnspython would read escapes; dnsctl's names have none
+        raise ValueError(f"{text!r} is not a valid DNS name")
+    # Imported here: dns.name costs every run ~20 ms at start, and most inventories are ASCII.
+    import dns.exception
+    import dns.name
+
+    try:
+        name = dns.name.from_unicode(text, origin=None, idna_codec=dns.name.IDNA_2008_Practical)
+    except dns.name.NoIDNA2008:
+        raise ValueError(
+            f"{text!r} is an internationalised name and the idna package (IDNA 2008) is not "
+            "installed: install it, or write the name in its A-label (xn--...) form"
+        ) from None
+    except dns.name.LabelTooLong:
+        raise ValueError(f"{text!r} has a label longer than 63 characters in its A-label form") from None
+    except dns.name.IDNAException as exc:
+        raise ValueError(
+            f"{text!r} is not a valid internationalised name (IDNA 2008): {exc.kwargs['idna_exception']}"
+        ) from None
+    except dns.exception.DNSException:
+        raise ValueError(f"{text!r} is not a valid DNS name") from None
+    return name.to_text()
 
 
 def is_host_name(name: str, *, wildcard: bool = False) -> bool:

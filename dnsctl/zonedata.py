@@ -6,7 +6,8 @@ render.py, is loaded by named-checkzone and named without an error: BIND's
 check-names, its integrity checks on NS targets, CNAME beside other data, the
 size of an RRset; and what named would load but not serve as written (data
 below a delegation, an RRset with two TTLs, duplicates that differ only in case,
-MX and SRV records pointing at aliases or at nothing) is refused too.
+MX and SRV records pointing at aliases or at nothing, DS records anywhere but at
+a delegation) is refused too.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import dns.ipv6
 
 from dnsctl.names import (
     HOST_NAME_RULE,
+    a_label_name,
     ancestors,
     dns_name_text,
     in_zone,
@@ -30,6 +32,8 @@ from dnsctl.names import (
     owner_passes_check_names,
     target_needs_host_name,
 )
+from dnsctl.security_records import TYPES as SECURITY_TYPES
+from dnsctl.security_records import security_value
 
 if TYPE_CHECKING:
     from dnsctl.models import Record
@@ -133,6 +137,7 @@ def check_zone(
     resolved: list[ResolvedRecord] = []
     resolved_at: list[int] = []
     targets: list[tuple[int, str, str]] = []
+    ds_owners: list[tuple[str, int]] = []  # each DS record set's owner and first record
     zone_is_host_name = is_host_name(zone_name)
     for record, index in zip(records, positions, strict=True):
         path = ("zones", zone_name, "records", index)
@@ -172,6 +177,8 @@ def check_zone(
             types.add(rtype)
             first_at.setdefault(owner, index)
             rrset = rrsets[(owner, rtype)] = _RRset(index, ttl)
+            if rtype == "DS":
+                ds_owners.append((owner, index))
         elif ttl != rrset.ttl:
             given = f"TTL {ttl}" if record.ttl is not None else f"no ttl (so the zone's {ttl})"
             first = "the zone's name servers" if rrset.first < 0 else _path(rrset.first)
@@ -201,6 +208,7 @@ def check_zone(
     _check_zone_servers(zone, servers, report)
     if delegations:
         _check_delegations(zone, rrsets, report)
+    _check_ds_owners(zone, ds_owners, report)
     return zone
 
 
@@ -256,7 +264,7 @@ def _check_delegations(zone: ZoneIndex, rrsets: dict[tuple[str, str], _RRset], r
     glue_names = set(zone.glue) | {target for _, rtype, target in zone.targets if rtype == "NS"}
     for (owner, rtype), rrset in rrsets.items():
         point = zone.delegation_above(owner)
-        if point is None or (owner == point and rtype == "NS"):
+        if point is None or (owner == point and rtype in ("NS", "DS")):
             continue
         if rtype in ("A", "AAAA") and owner in glue_names:
             continue
@@ -264,8 +272,29 @@ def _check_delegations(zone: ZoneIndex, rrsets: dict[tuple[str, str], _RRset], r
         report(
             ("zones", zone.name, "records", rrset.first, "name"),
             f"{owner}. {rtype} is {where} the delegation {point}. ({_path(zone.first_at[point])}), "
-            "where named answers with a referral: only NS records and name servers' addresses go there",
+            "where named answers with a referral: only NS records and name servers' addresses go there"
+            + (" (and DS records at the delegation itself)" if rtype == "DS" else ""),
         )
+
+
+def _check_ds_owners(zone: ZoneIndex, ds_owners: list[tuple[str, int]], report: Report) -> None:
+    """A DS record is the parent's word on a child zone's key: it goes at a delegation (RFC 4035 2.4)."""
+    for owner, first in ds_owners:
+        if owner in zone.delegations:
+            continue
+        where = ("zones", zone.name, "records", first, "name")
+        if owner == zone.name:
+            report(
+                where,
+                f"a DS record at the apex of {zone.name} belongs in its parent zone: "
+                "DS records go only at a delegation (a name with NS records in this zone)",
+            )
+        elif zone.delegation_above(owner) is None:  # below a delegation, _check_delegations says so
+            report(
+                where,
+                f"{owner}. has no NS records in this zone: DS records go only at a delegation "
+                "(a name with NS records in this zone, not the apex)",
+            )
 
 
 def check_targets(zones: dict[str, ZoneIndex], ns_names: dict[str, str], report: Report) -> None:
@@ -344,7 +373,10 @@ def record_owner(name: str, zone: str) -> str:
     """The absolute owner name of a record name ("@", relative, or absolute with a dot)."""
     if name == "@":
         return zone
-    owner = dns_name_text(name if name.endswith(".") else f"{name}.{zone}", allow_wildcard=True)
+    ascii_name = a_label_name(name)
+    owner = dns_name_text(
+        ascii_name if ascii_name.endswith(".") else f"{ascii_name}.{zone}", allow_wildcard=True
+    )
     if not in_zone(owner, zone):
         raise ValueError(f"{name!r} is outside the zone {zone}")
     return owner
@@ -362,6 +394,12 @@ def record_value(rtype: str, text: str, zone: str) -> tuple[str, str | None, int
             raise ValueError("TXT text must be non-empty, without control characters")
         size = len(text.encode("utf-8"))
         return txt_presentation(text), None, size + -(-size // 255)
+    if rtype in SECURITY_TYPES:
+        value, octets = security_value(rtype, text)
+        return value, None, octets
+    if rtype in _NAME_VALUES and not text.isascii():
+        *numbers, name = text.split() or [text]
+        text = " ".join([*numbers, a_label_name(name)])
     if not _SAFE_VALUE.fullmatch(text):
         raise ValueError(
             f"{text!r} is not a valid {rtype} value "

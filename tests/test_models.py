@@ -585,6 +585,28 @@ ACCEPTED = {
         ],
     ),
 }
+ACCEPTED["caa-sshfp-tlsa-ds-and-unicode-names"] = with_zone(
+    "sec.test",
+    [
+        rr("@", "CAA", '0 issue "letsencrypt.org"'),
+        rr("@", "CAA", '128 tbs "a\\"b\\\\c ( ) $ @ ; ü"'),
+        rr("@", "CAA", '0 iodef "mailto:security@sec.test"'),
+        rr("@", "CAA", '0 issuewild ";"'),
+        rr("host", "A", "198.51.100.140"),
+        rr("host", "SSHFP", "4 2 " + "9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08"),
+        rr("host", "SSHFP", "1 1 A94A8FE5CC B19BA61C4C0873D391E987982FBBD3"),
+        rr("_443._tcp.host", "TLSA", "3 1 1 " + "AB" * 32),
+        rr("_443._tcp.host", "TLSA", "2 0 0 " + "CD" * 150),
+        rr("child", "NS", "ns.child"),
+        rr("ns.child", "A", "198.51.100.141"),
+        rr("child", "DS", "12345 13 2 " + "EF" * 32),
+        rr("child", "DS", "12345 13 4 " + "EF" * 48),
+        rr("bücher", "A", "198.51.100.142"),
+        rr("*.bücher", "SSHFP", "4 2 " + "01" * 32),
+        rr("www", "CNAME", "Bücher"),
+        rr("@", "MX", "10 bücher"),
+    ],
+)
 ACCEPTED["ipv6-name-server"] = with_zone("v6.test", [rr("host", "AAAA", "2001:db8::140")])
 ACCEPTED["ipv6-name-server"]["servers"]["ns2"]["address"] = "2001:DB8::11"
 ACCEPTED["explicit-name-servers"] = with_zone("ns.test", [rr("www", "CNAME", "ns-a")])

@@ -52,7 +52,8 @@ def record_add(
             new_text = None
         else:
             new_text = inventory_edit.add_record(text, zone, entry)
-            session.inventory = _parse(new_text, inventory_path)
+            added_at = len(session.inventory.zones[zone].records)
+            session.inventory = _parse_added(new_text, inventory_path, zone, added_at)
             session.report.add("inventory", f"{zone}: add {_shown(wanted)}", "plan")
         _apply_zone(session, zone, wait)
         if new_text is not None and not session.options.dry_run:
@@ -167,14 +168,14 @@ def _resolve(inventory: Inventory, zone: str, entry: dict) -> ResolvedRecord:
     """The record as the inventory would hold it (absolute owner, canonical value), or a usage
     error naming the argument that is wrong."""
     spec = inventory.zones[zone]
+    records = [{key: value for key, value in entry.items() if value is not None}]
+    if entry["type"] == "DS":
+        # A DS needs a delegation at its name: this one stands in for it here, and
+        # _parse_added finds out whether the zone has one.
+        records.append({"name": entry["name"], "type": "NS", "value": "."})
     raw = {
         "servers": {spec.primary: {"address": inventory.servers[spec.primary].address}},
-        "zones": {
-            zone: {
-                "primary": spec.primary,
-                "records": [{key: value for key, value in entry.items() if value is not None}],
-            }
-        },
+        "zones": {zone: {"primary": spec.primary, "records": records}},
     }
     try:
         return parse_inventory(raw, source="record").records(zone)[0]
@@ -191,6 +192,10 @@ def _placeholder(rdtype: str) -> str:
         "MX": "0 .",
         "TXT": "x",
         "SRV": "0 0 0 .",
+        "CAA": '0 issue ";"',
+        "SSHFP": "0 0 00",
+        "TLSA": "0 0 0 00",
+        "DS": "0 0 9 00",
     }.get(rdtype.upper(), "invalid.")
 
 
@@ -205,6 +210,19 @@ def _shown(record: ResolvedRecord) -> str:
 
 def _parse(text: str, path: Path) -> Inventory:
     return parse_inventory(tomli.loads(text), source=str(path))
+
+
+def _parse_added(text: str, path: Path, zone: str, index: int) -> Inventory:
+    """The inventory with a record added at index. What only the whole zone shows (a DS
+    where the zone has no delegation, a CNAME beside other data) is refused naming the
+    argument, as _resolve does, when every problem is the new record's."""
+    try:
+        return _parse(text, path)
+    except InventoryError as exc:
+        prefix = f"{path}: {format_path(('zones', zone, 'records', index))}."
+        if exc.problems and all(line.startswith(prefix) for line in exc.problems):
+            raise UsageError(exc.problems[0].removeprefix(prefix)) from None
+        raise
 
 
 @contextmanager
