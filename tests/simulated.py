@@ -16,6 +16,8 @@ import hashlib
 import io
 import posixpath
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +25,7 @@ import pytest
 from dnsctl import apply, dnssec, render, tsig
 from dnsctl.facts.client import parse_resolv_servers
 from dnsctl.facts.scripts import EXISTING_SCRIPT, NM_READ_SCRIPT, PREFLIGHT_SCRIPT, READ_FILES_SCRIPT
-from dnsctl.models import Inventory
+from dnsctl.models import Inventory, parse_inventory
 from dnsctl.ops import converge, keys
 from dnsctl.ops.session import Options, Session
 from dnsctl.platform import DEBIAN, RHEL, Layout
@@ -763,6 +765,15 @@ class Scene:
         self.dns = FakeDns().install(monkeypatch)
         self.inventory = inventory
         self.out = io.StringIO()
+        self.path: Path | None = None  # the inventory file, for commands that edit it
+
+    @classmethod
+    def editing(cls, monkeypatch: pytest.MonkeyPatch, path: Path, text: str) -> Scene:
+        """A scene whose sessions edit the inventory file at path, written with text."""
+        path.write_text(text)
+        scene = cls(monkeypatch, parse_inventory(tomllib.loads(text)))
+        scene.path = path
+        return scene
 
     def server(self, name: str, **state: Any) -> BindServer:
         host = self.fleet.host(name)
@@ -776,7 +787,8 @@ class Scene:
         self.fleet.close()
         self.out = io.StringIO()
         report = Report(command, out=self.out)
-        return Session(self.inventory, report, self.fleet, Options(today=lambda: TODAY, **options))
+        options = Options(today=lambda: TODAY, **options)
+        return Session(self.inventory, report, self.fleet, options, inventory_path=self.path)
 
     @property
     def output(self) -> str:

@@ -367,18 +367,9 @@ SERIAL, TODAY_SERIAL = 2026112003, 2026112500
 
 @pytest.fixture
 def scene(monkeypatch, tmp_path):
-    path = tmp_path / "inventory.toml"
-    path.write_text(RECORDS_INVENTORY)
-    scene = Scene(monkeypatch, parse_inventory(tomllib.loads(RECORDS_INVENTORY)))
-    scene.path = path
+    scene = Scene.editing(monkeypatch, tmp_path / "inventory.toml", RECORDS_INVENTORY)
     yield scene
     scene.fleet.verify()
-
-
-def session(scene: Scene):
-    session = scene.session()
-    session.inventory_path = scene.path
-    return session
 
 
 def expect_the_change(scene: Scene) -> BindServer:
@@ -417,7 +408,7 @@ def expect_the_change(scene: Scene) -> BindServer:
 )
 def test_record_add_takes_each_new_type_to_both_servers(scene, name, rtype, value, line):
     ns1 = expect_the_change(scene)
-    record_add(session(scene), ZONE, name, rtype, value)
+    record_add(scene.session(), ZONE, name, rtype, value)
     zone_file = ns1.host.files[ns1.layout.primary_file(ZONE)]
     assert f"\n{line}\n" in zone_file
     assert scene.dns.zones("198.51.100.11") == {ZONE: TODAY_SERIAL}
@@ -450,7 +441,7 @@ def test_record_add_refuses_bad_input_naming_the_argument_and_touches_nothing(
     scene, name, rtype, value, message
 ):
     with pytest.raises(UsageError) as caught:
-        record_add(session(scene), ZONE, name, rtype, value)
+        record_add(scene.session(), ZONE, name, rtype, value)
     assert str(caught.value).startswith(message)
     assert "\n" not in str(caught.value)
     assert scene.path.read_text() == RECORDS_INVENTORY
@@ -468,7 +459,7 @@ def test_record_del_and_list_know_the_new_types(scene):
     )
     scene.path.write_text(text)
     scene.inventory = parse_inventory(tomllib.loads(text))
-    listing = session(scene)
+    listing = scene.session()
     record_list(listing, ZONE)
     assert [(r["name"], r["type"], r["value"]) for r in listing.report.data["records"]] == [
         (f"child.{ZONE}", "NS", "ns.other.test."),
@@ -479,8 +470,8 @@ def test_record_del_and_list_know_the_new_types(scene):
     assert f"OK   {ZONE}" in scene.output and f'{ZONE}. CAA 0 issue "ca.example"' in scene.output
 
     with pytest.raises(UsageError, match=r"^t\.test has no record www\.t\.test\. DS in the inventory$"):
-        record_del(session(scene), ZONE, "www", "DS")
+        record_del(scene.session(), ZONE, "www", "DS")
     ns1 = expect_the_change(scene)
-    record_del(session(scene), ZONE, "child", "DS")  # by name and type: no value needed
+    record_del(scene.session(), ZONE, "child", "DS")  # by name and type: no value needed
     assert "\tIN DS " not in ns1.host.files[ns1.layout.primary_file(ZONE)]
     assert 'type = "DS"' not in scene.path.read_text() and 'name = "bücher"' in scene.path.read_text()

@@ -40,18 +40,9 @@ value = "198.51.100.50"
 
 @pytest.fixture
 def scene(monkeypatch, tmp_path):
-    path = tmp_path / "inventory.toml"
-    path.write_text(INVENTORY_TEXT)
-    scene = Scene(monkeypatch, parse_inventory(tomllib.loads(INVENTORY_TEXT)))
-    scene.path = path
+    scene = Scene.editing(monkeypatch, tmp_path / "inventory.toml", INVENTORY_TEXT)
     yield scene
     scene.fleet.verify()
-
-
-def session(scene: Scene):
-    session = scene.session()
-    session.inventory_path = scene.path
-    return session
 
 
 def served_pair(scene: Scene):
@@ -81,7 +72,7 @@ def test_record_add_converges_the_derived_reverse_zone_with_the_forward_zone(sce
     for zone in ZONES:  # each secondary zone is confirmed, changed or not
         ns2.transferred(zone)
 
-    record_add(session(scene), ZONE, "www", "A", "198.51.100.52")
+    record_add(scene.session(), ZONE, "www", "A", "198.51.100.52")
 
     new = parse_inventory(tomllib.loads(scene.path.read_text()))
     zone_file = ns1.host.files[ns1.layout.primary_file(V4)]
@@ -98,14 +89,14 @@ def test_record_add_converges_the_derived_reverse_zone_with_the_forward_zone(sce
 def test_a_zone_that_exists_only_by_derivation_takes_no_records(scene):
     before = scene.path.read_text()
     with pytest.raises(UsageError, match=f"^{V4} is derived from the A and AAAA records of example.com: "):
-        record_add(session(scene), V4, "52", "PTR", "www.example.com.")
+        record_add(scene.session(), V4, "52", "PTR", "www.example.com.")
     assert scene.path.read_text() == before
     assert scene.fleet.connected == []  # no host was contacted
 
 
 def test_a_derived_ptr_is_deleted_through_its_address_record(scene):
     with pytest.raises(UsageError) as caught:
-        record_del(session(scene), V4, "50", "PTR")
+        record_del(scene.session(), V4, "50", "PTR")
     assert str(caught.value) == (
         "50.100.51.198.in-addr.arpa. PTR pc1.example.com. is derived from "
         'zones."example.com".records[0].value: delete or change that record instead'
