@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dns.name
 
@@ -102,6 +104,28 @@ def render_catalog(inventory: Inventory, members: list[str], serial: int) -> str
     return "\n".join(lines) + "\n"
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """Whom a catalog's primary lets transfer it: the consumers by address, and holders of keys."""
+
+    by_address: bool
+    keys: tuple[str, ...]
+
+
+_ALLOW_TRANSFER = re.compile(r"^\tallow-transfer \{ (.*) \};$", re.MULTILINE)
+_KEY_ENTRY = re.compile(r'^key "([^"]+)"$')
+
+
+def accepted(stanza: str | None) -> Accepted | None:
+    """What the catalog's stanza on its primary, as dnsctl wrote it, accepts; None without one."""
+    match = _ALLOW_TRANSFER.search(stanza or "")
+    if match is None:
+        return None
+    entries = [entry.strip() for entry in match.group(1).split(";") if entry.strip()]
+    keys = tuple(m.group(1) for entry in entries if (m := _KEY_ENTRY.match(entry)))
+    return Accepted(len(keys) < len(entries) and entries != ["none"], keys)
+
+
 def listed(text: str | None) -> list[str]:
     """The member zones a catalog file dnsctl wrote lists."""
     return [m.group(2) for m in _MEMBER.finditer(text or "")]
@@ -119,11 +143,21 @@ def query_acl(inventory: Inventory, members: list[str]) -> list[str]:
     return entries or ["localhost"]
 
 
-def primary_stanza(inventory: Inventory, layout: Layout, members: list[str]) -> str:
+def primary_stanza(
+    inventory: Inventory,
+    layout: Layout,
+    members: list[str],
+    *,
+    transfer_keys: Sequence[str] = (),
+    by_address: bool = False,
+) -> str:
+    """The catalog on its primary: transfers and NOTIFY to the consumers only; with
+    transfer_keys (the members' TSIG key), transfers signed with it (see render.transfer_acl)."""
     name = inventory.catalog
     consumers = [inventory.servers[server].address for server in inventory.catalog_consumers()]
     acl = " ".join(f"{entry};" for entry in query_acl(inventory, members))
-    to = " ".join(f"{address};" for address in consumers)
+    to = " ".join(f"{entry};" for entry in render.transfer_acl(consumers, transfer_keys, by_address))
+    notify = " ".join(f"{address};" for address in consumers)
     lines = [
         f'zone "{name}" {{',
         "\ttype master;",
@@ -132,22 +166,31 @@ def primary_stanza(inventory: Inventory, layout: Layout, members: list[str]) -> 
         f"\tallow-transfer {{ {to} }};",
         "\tnotify explicit;",
         "\tnotify-delay 0;",
-        f"\talso-notify {{ {to} }};",
+        f"\talso-notify {{ {notify} }};",
         "};",
     ]
     return "\n".join(lines) + "\n"
 
 
-def consumer_stanza(inventory: Inventory, layout: Layout) -> str:
-    """The catalog as a secondary zone; nothing in it depends on the members."""
-    name = inventory.catalog
+def _primaries(inventory: Inventory, key: str | None) -> str:
+    """The catalog's primary as a consumer names it: its address, and the key it asks with."""
     primary = inventory.catalog_primary()
-    assert name is not None and primary is not None
+    assert primary is not None
+    signed = f' key "{key}"' if key else ""
+    return f"{inventory.servers[primary].address}{signed};"
+
+
+def consumer_stanza(inventory: Inventory, layout: Layout, primary_key: str | None = None) -> str:
+    """The catalog as a secondary zone; nothing in it depends on the members.
+
+    primary_key: the TSIG key the catalog and its members are transferred with."""
+    name = inventory.catalog
+    assert name is not None
     lines = [
         f'zone "{name}" {{',
         "\ttype slave;",
         f'\tfile "{layout.secondary_file(name)}";',
-        f"\tmasters {{ {inventory.servers[primary].address}; }};",
+        f"\tmasters {{ {_primaries(inventory, primary_key)} }};",
         "\tallow-query { localhost; };",
         "\tallow-transfer { none; };",
         "\tnotify no;",
@@ -156,17 +199,20 @@ def consumer_stanza(inventory: Inventory, layout: Layout) -> str:
     return "\n".join(lines) + "\n"
 
 
-def catalog_zones_block(inventory: Inventory, layout: Layout, version: tuple[int, int] | None) -> str:
-    """The options block that makes a server a consumer; nothing in it depends on the members."""
-    primary = inventory.catalog_primary()
-    assert inventory.catalog is not None and primary is not None
+def catalog_zones_block(
+    inventory: Inventory, layout: Layout, version: tuple[int, int] | None, primary_key: str | None = None
+) -> str:
+    """The options block that makes a server a consumer; nothing in it depends on the members.
+
+    primary_key: the TSIG key named asks for every member with (the catalog's own)."""
+    assert inventory.catalog is not None
     keyword = (
         "default-primaries" if version is None or version >= PRIMARIES_KEYWORD_SINCE else "default-masters"
     )
     return (
         f"\t{BLOCK_BEGIN}\n"
         "\tcatalog-zones {\n"
-        f'\t\tzone "{inventory.catalog}" {keyword} {{ {inventory.servers[primary].address}; }}'
+        f'\t\tzone "{inventory.catalog}" {keyword} {{ {_primaries(inventory, primary_key)} }}'
         f' zone-directory "{directory(layout)}" in-memory no min-update-interval {MIN_UPDATE_INTERVAL};\n'
         "\t};\n"
         f"\t{BLOCK_END}\n"

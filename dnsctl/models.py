@@ -352,11 +352,25 @@ class Inventory(_Model):
         ]
 
     def tsig_key(self, zone: str) -> str | None:
-        """The name of the TSIG key that signs the zone's transfers, or None."""
+        """The name of the TSIG key that signs the zone's transfers, or None.
+
+        The catalog's transfers are signed with its members' key (load checks they share one).
+        """
+        if zone == self.catalog and zone not in self.zones:
+            members = self.catalog_members()
+            return self.tsig_key(members[0]) if members else None
         setting = self.zones[zone].tsig
         if setting is True:
             return zone
         return setting or None
+
+    def primary_of(self, zone: str) -> str:
+        """The server that is the zone's primary; the catalog's is its members'."""
+        if zone == self.catalog and zone not in self.zones:
+            primary = self.catalog_primary()
+            assert primary is not None, "a catalog without members has no primary"
+            return primary
+        return self.zones[zone].primary
 
     def catalog_members(self) -> list[str]:
         """The zones the catalog lists: every zone with secondaries, but those with in_catalog = false.
@@ -864,19 +878,34 @@ def _check_catalog(inventory: Inventory, problems: _Problems) -> None:
                 f"every consumer of the catalog serves every member: a member's secondaries must be "
                 f"{', '.join(first.secondaries)} (as for {members[0]}); or set in_catalog = false",
             )
+    key = inventory.tsig_key(members[0])
+    for name in members[1:]:
+        if inventory.tsig_key(name) != key:
+            problems.add(("zones", name, "tsig"), _catalog_key_problem(inventory, name, members[0]))
     for name in members:
-        if inventory.tsig_key(name) is not None:
-            problems.add(
-                ("zones", name, "tsig"),
-                "a catalog member's transfers cannot be signed yet: dnsctl does not carry TSIG keys "
-                "in the catalog; set tsig = false, or in_catalog = false",
-            )
         if "localnets" in inventory.zones[name].allow_query:
             problems.add(
                 ("zones", name, "allow_query"),
                 "a catalog member's allow-query travels in the catalog as addresses and networks; "
                 "localnets cannot be said there",
             )
+
+
+def _catalog_key_problem(inventory: Inventory, zone: str, first: str) -> str:
+    """Why a member's tsig differs from the first member's: consumers name one key for all
+    members (catalog-zones default-primaries), so the members share one key or none has one."""
+    own, theirs = inventory.tsig_key(zone), inventory.tsig_key(first)
+    if theirs is None:
+        wanted = f"{first}'s transfers are not signed, so no member's can be"
+    else:
+        wanted = f"every member transfers with {first}'s key {theirs!r}"
+    hint = ""
+    named_after_zones = True in (inventory.zones[zone].tsig, inventory.zones[first].tsig)
+    if own is not None and theirs is not None and named_after_zones:
+        hint = f' (tsig = true names a key after its zone: give every member tsig = "{theirs}")'
+    return (
+        f"the catalog's consumers ask for all members with one key: {wanted}{hint}; or set in_catalog = false"
+    )
 
 
 def _server_fields(zone_name: str, zone: Zone) -> list[tuple[str, tuple[Any, ...]]]:

@@ -143,18 +143,12 @@ def expected_zone(
     key = inventory.tsig_key(zone_name)
     if role == "primary":
         secondaries = [inventory.servers[name].address for name in zone.secondaries]
-        keys = keyring.transfer_keys(key)
-        transfer = (
-            Statement(("allow-transfer",), tuple(Statement(("key", name)) for name in keys))
-            if keys
-            else _list(secondaries, "allow-transfer")
-        )
         clauses = [
             Statement(("type", "primary")),
             Statement(("file", layout.primary_file(zone_name))),
             *_signing(inventory, zone_name, layout, version),
             query,
-            transfer,
+            _transfer(secondaries, keyring, key),
         ]
         if secondaries:
             clauses += [
@@ -165,17 +159,27 @@ def expected_zone(
         else:
             clauses.append(Statement(("notify", "no")))
     else:
-        used = keyring.primary_key(key)
-        signed = ("key", used) if used else ()
         clauses = [
             Statement(("type", "secondary")),
             Statement(("file", layout.secondary_file(zone_name))),
-            Statement(("primaries",), (Statement((inventory.servers[zone.primary].address, *signed)),)),
+            _primaries(inventory.servers[zone.primary].address, keyring.primary_key(key)),
             query,
             _list([], "allow-transfer"),
             Statement(("notify", "no")),
         ]
     return normal(Statement(("zone", zone_name), tuple(clauses)))
+
+
+def _transfer(addresses: list[str], keyring: tsig.Keyring, key: str | None) -> Statement:
+    """allow-transfer as render.transfer_acl writes it, as named prints it."""
+    keys = keyring.transfer_keys(key)
+    by_address = addresses if keyring.by_addresses(key) or not keys else []
+    entries = [Statement((address,)) for address in by_address] + [Statement(("key", name)) for name in keys]
+    return Statement(("allow-transfer",), tuple(entries) or (Statement(("none",)),))
+
+
+def _primaries(address: str, key: str | None) -> Statement:
+    return Statement(("primaries",), (Statement((address, *(("key", key) if key else ()))),))
 
 
 def expected_keys(key_file: str | None) -> dict[str, Statement]:
@@ -187,18 +191,22 @@ def expected_keys(key_file: str | None) -> dict[str, Statement]:
     return statements
 
 
-def expected_catalog(inventory: Inventory, role: str, layout: Layout, members: list[str]) -> Statement:
+def expected_catalog(
+    inventory: Inventory, role: str, layout: Layout, members: list[str], keyring: tsig.Keyring | None = None
+) -> Statement:
     """The catalog zone as named must parse it: on its primary ("catalog"), listing members,
-    or on a consumer ("consumer")."""
+    or on a consumer ("consumer"), with the run's TSIG keys."""
     name, primary = inventory.catalog, inventory.catalog_primary()
     assert name is not None and primary is not None
+    keyring = keyring or tsig.Keyring()
+    key = inventory.tsig_key(name)
     consumers = [inventory.servers[server].address for server in inventory.catalog_consumers()]
     if role == "catalog":
         clauses = [
             Statement(("type", "primary")),
             Statement(("file", layout.primary_file(name))),
             _list(catalog.query_acl(inventory, members), "allow-query"),
-            _list(consumers, "allow-transfer"),
+            _transfer(consumers, keyring, key),
             Statement(("notify", "explicit")),
             Statement(("notify-delay", "0")),
             _list(consumers, "also-notify"),
@@ -207,7 +215,7 @@ def expected_catalog(inventory: Inventory, role: str, layout: Layout, members: l
         clauses = [
             Statement(("type", "secondary")),
             Statement(("file", layout.secondary_file(name))),
-            _list([inventory.servers[primary].address], "primaries"),
+            _primaries(inventory.servers[primary].address, keyring.primary_key(key)),
             _list(["localhost"], "allow-query"),
             _list([], "allow-transfer"),
             Statement(("notify", "no")),
@@ -238,7 +246,7 @@ def compare(
     dropped_keys: frozenset[str] = frozenset(),
     removed: frozenset[str] = frozenset(),
     policies: frozenset[str] = frozenset(),
-    consumes: tuple[str, str] | None = None,
+    consumes: tuple[str, str, str | None] | None = None,
 ) -> list[str]:
     """Every way the staged configuration (after) differs from what the inventory allows.
 
@@ -252,7 +260,8 @@ def compare(
     dropped members, a consumer's stanzas of catalog members); policies names the
     dnssec-policy statements dnsctl's file holds (named checks their grammar, and nothing
     but keys and signing parameters can be said in one); consumes, (catalog, primary
-    address), allows options the catalog-zones statement of that catalog and nothing else.
+    address, TSIG key or None), allows options the catalog-zones statement of that catalog,
+    from that primary with that key, and nothing else.
     """
     problems: list[str] = []
     keys = keys or {}
@@ -301,7 +310,7 @@ def _other_differences(
     after: tuple[Statement, ...],
     ours: set[tuple[str, ...]],
     address: str,
-    consumes: tuple[str, str] | None = None,
+    consumes: tuple[str, str, str | None] | None = None,
 ) -> list[str]:
     """Outside dnsctl's zones, only listen-on may change, and only by the server's address;
     and, on a catalog consumer, catalog-zones as dnsctl writes it."""
@@ -335,14 +344,16 @@ def _without_catalog_zones(options: Statement | None) -> Statement | None:
     return Statement(options.words, kept)
 
 
-def _catalog_zones_problems(options: Statement | None, name: str, primary: str) -> list[str]:
-    """A consumer's catalog-zones must name just the inventory's catalog, from its primary."""
+def _catalog_zones_problems(options: Statement | None, name: str, primary: str, key: str | None) -> list[str]:
+    """A consumer's catalog-zones must name just the inventory's catalog, from its primary,
+    with its TSIG key."""
     clauses = [c for c in (options.block if options else None) or () if c.words[:1] == ("catalog-zones",)]
     if len(clauses) != 1 or len(clauses[0].block or ()) != 1:
         return [f"options: named would load {len(clauses)} catalog-zones statements, not one naming {name}"]
     (entry,) = clauses[0].block or ()
-    addresses = {_address(child.words[0]) for child in entry.block or () if child.words}
-    if entry.words[:2] != ("zone", name) or addresses != {_address(primary)}:
+    primaries = {(_address(child.words[0]), *child.words[1:]) for child in entry.block or () if child.words}
+    planned = (_address(primary), *(("key", key) if key else ()))
+    if entry.words[:2] != ("zone", name) or primaries != {planned}:
         return [f"options: `{_short(entry.text())}` is not the catalog-zones statement dnsctl planned"]
     return []
 

@@ -89,7 +89,8 @@ class HostPlan:
     expected_zones: dict[str, Statement] = field(default_factory=dict)
     expected_keys: dict[str, Statement] = field(default_factory=dict)  # the key statements it loads
     policies: frozenset[str] = frozenset()  # the dnssec-policy statements dnsctl's file holds
-    consumes: tuple[str, str] | None = None  # on a catalog consumer: the catalog, its primary's address
+    # On a catalog consumer: the catalog, its primary's address, the TSIG key it asks with.
+    consumes: tuple[str, str, str | None] | None = None
     staged: dict[str, str] = field(default_factory=dict)  # target -> its staged file, until moved
     keyring: tsig.Keyring = field(default_factory=tsig.Keyring)  # the TSIG keys of this run
     # secondary zones whose primary (or key) changes: a forced transfer must prove the new one
@@ -272,27 +273,40 @@ def plan_config(
     layout, current = plan.layout, plan.current
     new = dict(current)
     stanzas = render.parse_managed(current.get(layout.managed_conf))
+    keyring = plan.keyring
+    held: list[str] = []  # keys the server holds that no stanza of its own names
     for zone, role in wants.items():
-        key = inventory.tsig_key(zone) if role in ("primary", "secondary") else None
+        key = inventory.tsig_key(zone)
+        before = stanzas.get(zone)
         if role == "primary":
-            keys = plan.keyring.transfer_keys(key)
+            keys, by_address = keyring.transfer_keys(key), keyring.by_addresses(key)
             signing = dnssec.zone_options(inventory, zone, layout, plan.facts.named_version)
-            stanzas[zone] = render.primary_stanza(inventory, zone, layout, signing, transfer_keys=keys)
+            stanzas[zone] = render.primary_stanza(
+                inventory, zone, layout, signing, transfer_keys=keys, by_address=by_address
+            )
         elif role == "catalog":
             stanzas[zone] = catalog.primary_stanza(
-                inventory, layout, catalog_listing(inventory, plan, wants)[0]
+                inventory,
+                layout,
+                catalog_listing(inventory, plan, wants)[0],
+                transfer_keys=keyring.transfer_keys(key),
+                by_address=keyring.by_addresses(key),
             )
         elif role == "consumer":
-            stanzas[zone] = catalog.consumer_stanza(inventory, layout)
-            primary = inventory.catalog_primary()
-            assert primary is not None
-            plan.consumes = (zone, inventory.servers[primary].address)
+            used = keyring.primary_key(key)
+            stanzas[zone] = catalog.consumer_stanza(inventory, layout, used)
+            plan.consumes = (zone, inventory.servers[inventory.primary_of(zone)].address, used)
+            # The members ask with the key named had when it last read the catalog: any the
+            # primary accepts.
+            held = keyring.transfer_keys(key)
         else:  # secondary
-            before = stanzas.get(zone)
-            used = plan.keyring.primary_key(key)
+            used = keyring.primary_key(key)
             stanzas[zone] = render.secondary_stanza(inventory, zone, layout, primary_key=used)
-            if before is not None and tsig.masters_line(before) != tsig.masters_line(stanzas[zone]):
-                plan.retransfer.append(zone)
+        moved = before is not None and tsig.masters_line(before) != tsig.masters_line(stanzas[zone])
+        if role in ("secondary", "consumer") and moved:
+            # A consumer's transfer of the catalog also makes named read it again, and move
+            # the members to the key of the new catalog-zones block.
+            plan.retransfer.append(zone)
     managed = managed_zones(current.get(layout.managed_conf))
     for zone, role in (remove or {}).items():
         del stanzas[zone]
@@ -303,7 +317,7 @@ def plan_config(
             plan.retire.append(own_file)
     if not stanzas and current.get(layout.managed_conf) is None:
         return  # dnsctl has nothing on this server and nothing to put there
-    keys_text = plan_key_file(plan, stanzas)
+    keys_text = plan_key_file(plan, stanzas, held)
     preamble = [tsig.include_line(layout)] if keys_text is not None else []
     policies = dnssec.policy_statements(inventory, stanzas, current.get(layout.managed_conf))
     # The ones it writes, and the ones it wrote before, which may go with their last zone.
@@ -312,8 +326,8 @@ def plan_config(
     new[layout.include_parent] = render.ensure_include(new.get(layout.include_parent), layout.managed_conf)
     if new.get(layout.options_file) is not None:
         new[layout.options_file] = render.ensure_listen_on(new[layout.options_file], plan.address)
-        if "consumer" in wants.values():
-            block = catalog.catalog_zones_block(inventory, layout, plan.facts.named_version)
+        if plan.consumes is not None:
+            block = catalog.catalog_zones_block(inventory, layout, plan.facts.named_version, plan.consumes[2])
             new[layout.options_file] = catalog.ensure_catalog_zones(
                 new[layout.options_file], block, layout.options_file
             )
@@ -323,12 +337,13 @@ def plan_config(
             plan.changes.append(FileChange(path, current.get(path), new[path], "config", group))
 
 
-def plan_key_file(plan: HostPlan, stanzas: dict[str, str]) -> str | None:
-    """The server's TSIG key file, planned as a change when it differs; its text, or None
-    when the server needs no key file. Staged before dnsctl's configuration, which names it."""
+def plan_key_file(plan: HostPlan, stanzas: dict[str, str], held: list[str]) -> str | None:
+    """The server's TSIG key file (the keys its stanzas name, and held), planned as a change
+    when it differs; its text, or None when the server needs no key file. Staged before
+    dnsctl's configuration, which names it."""
     path = tsig.key_file(plan.layout)
     old = plan.current.get(path)
-    text = tsig.key_file_text(plan.server, old, stanzas, plan.keyring)
+    text = tsig.key_file_text(plan.server, old, stanzas, plan.keyring, held)
     if text is not None and text != old:
         plan.changes.append(FileChange(path, old, text, "config", plan.layout.group, mode=tsig.KEY_FILE_MODE))
     return text

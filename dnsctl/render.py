@@ -200,12 +200,14 @@ def primary_stanza(
     options: Sequence[str] = (),
     *,
     transfer_keys: Sequence[str] = (),
+    by_address: bool = False,
 ) -> str:
     """options: further zone options, one statement each (what DNSSEC signing needs);
-    transfer_keys: the TSIG keys a transfer must be signed with; none: the secondaries' addresses."""
+    transfer_keys: the TSIG keys a transfer must be signed with; none: the secondaries' addresses;
+    by_address: the secondaries' addresses as well as the keys."""
     zone = inventory.zones[zone_name]
     secondaries = [inventory.servers[name].address for name in zone.secondaries]
-    transfer = [f'key "{key}"' for key in transfer_keys] or secondaries
+    transfer = transfer_acl(secondaries, transfer_keys, by_address)
     lines = [
         f'zone "{zone_name}" {{',
         "\ttype master;",
@@ -223,6 +225,11 @@ def primary_stanza(
     else:
         lines.append("\tnotify no;")
     return "\n".join([*lines, "};"]) + "\n"
+
+
+def transfer_acl(addresses: Sequence[str], keys: Sequence[str], by_address: bool = False) -> list[str]:
+    """A primary's allow-transfer entries: the keys, else (or also, with by_address) the addresses."""
+    return [*(addresses if by_address or not keys else ()), *(f'key "{key}"' for key in keys)]
 
 
 def secondary_stanza(

@@ -118,14 +118,28 @@ def next_generation(key: str, existing: Iterable[Key], now: dt.datetime) -> str:
 @dataclass(frozen=True)
 class Keyring:
     """The keys of one run, by key name: the generations its primary accepts (oldest first),
-    and the one its secondaries ask with."""
+    and the one its secondaries ask with.
+
+    While a catalog's transfers move from addresses to a key or back (see ops/tsig.py),
+    the primary accepts both ways: by_address names the keys whose zones' primary also
+    accepts its secondaries' addresses, and retiring holds the keys it still accepts for
+    the zones of the run that have none.
+    """
 
     accepted: dict[str, tuple[Key, ...]] = field(default_factory=dict)
     used: dict[str, Key] = field(default_factory=dict)
+    by_address: frozenset[str] = frozenset()
+    retiring: tuple[Key, ...] = ()
 
     def transfer_keys(self, key: str | None) -> list[str]:
         """What a primary's allow-transfer names for a zone signed with key (None: unsigned)."""
-        return [] if key is None else [each.name for each in self._accepted(key)]
+        if key is None:
+            return [each.name for each in self.retiring]
+        return [each.name for each in self._accepted(key)]
+
+    def by_addresses(self, key: str | None) -> bool:
+        """Whether a primary's allow-transfer lists the secondaries' addresses for such a zone."""
+        return key is None or key in self.by_address
 
     def primary_key(self, key: str | None) -> str | None:
         """The generation a secondary asks its primary with (None: unsigned)."""
@@ -135,7 +149,7 @@ class Keyring:
         return self.used[key].name
 
     def known(self) -> dict[str, Key]:
-        return {each.name: each for keys in self.accepted.values() for each in keys}
+        return {each.name: each for keys in (*self.accepted.values(), self.retiring) for each in keys}
 
     def _accepted(self, key: str) -> tuple[Key, ...]:
         if key not in self.accepted:
@@ -148,15 +162,18 @@ def referenced(stanzas: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(name for stanza in stanzas for name in _REFERENCE.findall(stanza)))
 
 
-def key_file_text(server: str, current: str | None, stanzas: dict[str, str], keyring: Keyring) -> str | None:
-    """The key file a server needs: every key its dnsctl stanzas name and nothing else, or
-    None when it needs none and has none.
+def key_file_text(
+    server: str, current: str | None, stanzas: dict[str, str], keyring: Keyring, held: Iterable[str] = ()
+) -> str | None:
+    """The key file a server needs: every key its dnsctl stanzas name, and the keys in held
+    (a catalog consumer's members may ask with any key the primary accepts), and nothing
+    else; or None when it needs none and has none.
 
     Secrets come from this run's keyring, else from the file as it is (zones this run
     does not touch keep their keys). A key named with no secret anywhere stops the run:
     named would load the zone with a key it does not have and fail every transfer.
     """
-    names = referenced(stanzas.values())
+    names = list(dict.fromkeys([*referenced(stanzas.values()), *held]))
     if not names and current is None:
         return None
     known = {**parse_keys(current), **keyring.known()}

@@ -61,7 +61,7 @@ def test_members_primary_and_consumers():
     [
         (dict(NEW, primary="ns2", secondaries=["ns1"]), None, 'zones."new.test".primary'),
         (dict(NEW, allow_query=["localnets"]), None, 'zones."new.test".allow_query'),
-        (dict(NEW, tsig=True), None, 'zones."new.test".tsig: a catalog member'),
+        (dict(NEW, tsig=True), None, 'zones."new.test".tsig: the catalog\'s consumers ask for all members'),
         (NEW, "example.com", "catalog: example.com is a zone of the inventory"),
         (NEW, "not a name", "catalog"),
     ],
@@ -261,7 +261,7 @@ def test_the_guard_takes_the_consumer_configuration_dnsctl_plans():
     before = named_view(options + old_stanza)
     after = named_view(catalog.ensure_catalog_zones(options, block, OPTIONS) + stanza)
     expected = {"catalog.example": namedconf.expected_catalog(inventory, "consumer", layout, [])}
-    consumes = ("catalog.example", "198.51.100.10")
+    consumes = ("catalog.example", "198.51.100.10", None)
     removed = frozenset({"example.com"})
     assert (
         namedconf.compare(before, after, expected, "198.51.100.11", {}, removed=removed, consumes=consumes)

@@ -1,9 +1,10 @@
 """named's effective configuration as `named-checkconf -px` prints it (zones, listen-on,
-allow-transfer), and what the running named has loaded (`rndc zonestatus`)."""
+allow-transfer, catalog-zones' default primaries), and what the running named has loaded
+(`rndc zonestatus`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dnsctl import namedconf
 from dnsctl.facts.scripts import sections
@@ -63,10 +64,18 @@ class NamedConfig:
     listen_on: tuple[str, ...] | None  # None: no listen-on, named listens on every IPv4 address
     allow_transfer: tuple[str, ...] | None  # the options' default for every zone
     zones: dict[str, ZoneConfig]
+    # catalog-zones: each catalog's default primaries, which the zones it adds ask.
+    catalogs: dict[str, ZoneConfig] = field(default_factory=dict)
 
     def path(self, file: str) -> str:
         """A zone file's path as named opens it: relative paths start at the options directory."""
         return file if file.startswith("/") else f"{(self.directory or '.').rstrip('/')}/{file}"
+
+    def primary_key(self, zone: str, catalog: str | None, address: str) -> str | None:
+        """The TSIG key named uses towards the primary at address for zone: its own stanza's,
+        or for a zone none configures, the one its catalog names for every member."""
+        config = self.zones.get(zone) or (self.catalogs.get(catalog) if catalog else None)
+        return config.primary_key(address) if config is not None else None
 
 
 @dataclass(frozen=True)
@@ -92,11 +101,17 @@ def parse_config(text: str) -> tuple[NamedConfig, ZoneStatus]:
     config_lines, status = _section_status(parts.get("config", []))
     config = parse_named_config("\n".join(config_lines), None if status == 0 else _last_line(config_lines))
     zone_lines, status = _section_status(parts.get("zonestatus", []))
+    return config, parse_zone_status("\n".join(zone_lines), status)
+
+
+def parse_zone_status(text: str, status: int | None) -> ZoneStatus:
+    """`rndc zonestatus ZONE`'s output and exit status."""
+    lines = text.splitlines()
     if status != 0:
-        return config, ZoneStatus(_last_line(zone_lines) or "rndc zonestatus failed")
-    fields = dict(line.split(": ", 1) for line in zone_lines if ": " in line)
+        return ZoneStatus(_last_line(lines) or "rndc zonestatus failed")
+    fields = dict(line.split(": ", 1) for line in lines if ": " in line)
     serial = fields.get("serial", "")
-    return config, ZoneStatus(
+    return ZoneStatus(
         None, fields.get("type"), int(serial) if serial.isdigit() else None, fields.get("files")
     )
 
@@ -134,10 +149,17 @@ def parse_named_config(text: str, error: str | None = None) -> NamedConfig:
                 notify=_value(statement, "notify"),
             ),
         )
+    catalogs = {}
+    for entry in (_find(options, "catalog-zones") or Statement(("catalog-zones",), ())).block or ():
+        if entry.words[:1] == ("zone",) and len(entry.words) > 1:
+            name = entry.words[1].rstrip(".").lower()
+            primaries = tuple(child.text() for child in entry.block or ())
+            catalogs[name] = ZoneConfig(name, "secondary", None, primaries, None, None, (), None)
     return NamedConfig(
         error=error,
         directory=_value(options, "directory"),
         listen_on=tuple(listen_on) if listen_on is not None else None,
         allow_transfer=_entries(options, "allow-transfer"),
         zones=zones,
+        catalogs=catalogs,
     )

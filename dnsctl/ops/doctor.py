@@ -169,8 +169,9 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
     """On the secondary: SOA over UDP and TCP and an AXFR to the primary, the zone's directory,
     journal and log."""
     layout = secondary.layout
-    stanza = secondary.zone(zone_name)
-    key = stanza.primary_key(primary.address) if stanza is not None else None
+    inventory = session.inventory
+    member_of = inventory.catalog if zone_name in inventory.catalog_members() else None
+    key = secondary.config.primary_key(zone_name, member_of, primary.address)
     output, ours = _timed(
         session,
         secondary.name,

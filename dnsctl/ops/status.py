@@ -316,7 +316,9 @@ def served_by_transfer(
     config, _ = parse_config(
         connection.run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", host.layout.named_conf, zone_name]).stdout
     )
-    key = config.zones[zone_name].primary_key(primary) if zone_name in config.zones else None
+    inventory = session.inventory
+    member_of = inventory.catalog if zone_name in inventory.catalog_members() else None
+    key = config.primary_key(zone_name, member_of, primary)
     output = connection.run(
         [
             "sh",
