@@ -21,6 +21,7 @@ from dnsctl.ops.tsig import key_and_zones
 from dnsctl.platform import DEBIAN
 from dnsctl.report import Report
 
+from .fakes import exactly
 from .simulated import Scene, configured_files
 
 NS1, NS2 = "198.51.100.10", "198.51.100.11"
@@ -176,14 +177,14 @@ def expect_rotation(ns1, ns2, *, make: bool = True) -> None:
     ns2.reload()
     ns2.retransfer(ZONE)
     ns2.transferred(ZONE)
-    # 3: ns1 accepts only the new one; ns2 is in sync, then made to transfer again
+    # 3: ns1 accepts only the new one; ns2, made to transfer again, is in sync
     ns1.preflight()
     ns2.preflight(writes=False)
     ns1.stage()
     ns1.activate()
     ns1.reload()
-    ns2.transferred(ZONE)
     ns2.retransfer(ZONE)
+    ns2.transferred(ZONE)
 
 
 def test_rotate_replaces_the_key_with_every_transfer_succeeding(scene, clock):
@@ -307,3 +308,41 @@ def test_rotate_before_the_key_exists_says_what_to_run(scene):
         PreconditionError, match=r"ns1 holds no TSIG key example\.com yet: run `dnsctl add-slave"
     ):
         tsig_rotate(scene.session(), ZONE)
+
+
+def test_a_secondary_that_cannot_prove_the_new_key_in_the_last_step_rolls_it_back(scene, clock):
+    """Step 3's forced transfers are part of its change: one that does not come makes the
+    primary accept both keys again, so the rotation can be run again."""
+    ns1, ns2 = set_up_with_tsig(scene)
+    clock["time"] = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+    ns1.read_keys(make=True)
+    ns1.preflight()
+    ns1.stage()
+    ns1.activate()
+    ns1.reload()
+    ns2.preflight()
+    ns2.stage()
+    ns2.activate()
+    ns2.reload()
+    ns2.retransfer(ZONE)
+    ns2.transferred(ZONE)
+    ns1.preflight()
+    ns2.preflight(writes=False)
+    ns1.stage()
+    ns1.activate()
+    ns1.reload()
+    path = DEBIAN.secondary_file(ZONE)
+    ns2.host.expect(exactly("stat", "-c", "%y", "--", path), respond=ns2.on_stat)
+    ns2.host.expect(exactly("rndc", "retransfer", ZONE))  # named says yes, and no transfer comes
+    ns2.host.allow(exactly("stat", "-c", "%y", "--", path), respond=ns2.on_stat)
+    ns1.roll_back()
+
+    with pytest.raises(RolledBack, match=f"the forced transfer of {ZONE} with key {SECOND} did not complete"):
+        tsig_rotate(scene.session(timeout=0.3), ZONE)
+
+    assert set(tsig.parse_keys(ns1.host.files[KEY_FILE])) == {FIRST, SECOND}  # both accepted again
+    assert scene.dns.transfer_keys[NS1, ZONE] == {
+        FIRST: secret_of(ns1, FIRST),
+        SECOND: secret_of(ns1, SECOND),
+    }
+    assert f'\tmasters {{ {NS1} key "{SECOND}"; }};' in ns2.host.files[MANAGED]

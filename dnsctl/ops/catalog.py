@@ -40,7 +40,7 @@ def finish_consumers(
     explicit = {server: explicit_members(session, plans[server]) for server in consumers if migrate}
     explicit = {server: zones for server, zones in explicit.items() if zones}
     if explicit:
-        time.sleep(catalog.MIN_UPDATE_INTERVAL + 1)
+        let_named_read_the_catalog(session, list(explicit))
         wants: Wants = {
             server: {name: "consumer", **dict.fromkeys(zones, "absent")} for server, zones in explicit.items()
         }
@@ -58,6 +58,17 @@ def finish_consumers(
 
     for member in members:
         session.fleet.each(list(consumers), lambda server, zone=member: served(server, zone))
+
+
+def let_named_read_the_catalog(session: Session, consumers: Sequence[str]) -> None:
+    """Give each consumer's named the time to read the catalog it just transferred.
+
+    named reads a new catalog at most MIN_UPDATE_INTERVAL seconds after the last one it
+    read and tells no one when it has: no query or rndc command shows it.
+    """
+    seconds = catalog.MIN_UPDATE_INTERVAL + 1
+    with session.report.step(",".join(consumers), f"let named read the catalog ({seconds} s)"):
+        time.sleep(seconds)
 
 
 def explicit_members(session: Session, plan: HostPlan) -> list[str]:

@@ -169,7 +169,9 @@ def _expected_zones(inventory: Inventory, host_plan: HostPlan, wants: dict[str, 
             )
         elif role in ("catalog", "consumer"):
             members = plan.catalog_listing(inventory, host_plan, wants)[0]
-            expected[zone] = namedconf.expected_catalog(inventory, role, host_plan.layout, members)
+            expected[zone] = namedconf.expected_catalog(
+                inventory, role, host_plan.layout, members, host_plan.keyring
+            )
     return expected
 
 
@@ -247,11 +249,17 @@ def converge(
     *,
     follow_secondaries: bool = False,
     keyring: tsig.Keyring | None = None,
+    prove: dict[str, list[str]] | None = None,
+    moving_transfers: bool = False,
 ) -> dict[str, HostPlan]:
     """Bring servers to what the inventory wants; stages are activated in order.
 
     keyring: the TSIG keys to configure; by default the ones the primaries hold (a
-    key none holds yet is made on its primary).
+    key none holds yet is made on its primary). prove: server -> zones it must transfer
+    again (`rndc retransfer`) once its stage is active, also when it changed nothing; a
+    transfer that does not come rolls the run back. moving_transfers: this run is a step
+    of moving a catalog's transfers to another key (ops/tsig.py), which may take away
+    what the consumers ask with today.
 
     A secondary whose configuration this run changes must transfer the primary's
     serial as part of its activation: one that cannot is rolled back with the
@@ -260,7 +268,9 @@ def converge(
     changed), so nothing runs outside the rollback after the first activation.
     """
     servers = [server for stage in stages for server in stage]
-    plans = plan_servers(session, wants, servers, keyring=keyring)
+    plans = plan_servers(session, wants, servers, keyring=keyring, moving_transfers=moving_transfers)
+    for server, zones in (prove or {}).items():
+        plans[server].retransfer += [zone for zone in zones if zone not in plans[server].retransfer]
     show_plans(session.report, plans)
     if session.options.dry_run:
         session.report.text("dry run: nothing was changed")
@@ -281,6 +291,7 @@ def plan_servers(
     *,
     keyring: tsig.Keyring | None = None,
     prune: Callable[[str], bool] | None = None,
+    moving_transfers: bool = False,
 ) -> dict[str, HostPlan]:
     """Connect to and lock every server, then read and plan each, all in parallel. Writes
     nothing but a TSIG key none of the zones' primaries holds yet (see converge)."""
@@ -297,7 +308,32 @@ def plan_servers(
         )
     )
     session.report.add(",".join(servers), "pre-flight and plan", seconds=time.monotonic() - started)
+    if not moving_transfers:
+        for host_plan in plans.values():
+            _refuse_catalog_transfers_taken(session.inventory, host_plan)
     return plans
+
+
+def _refuse_catalog_transfers_taken(inventory: Inventory, host_plan: HostPlan) -> None:
+    """A change of the key the catalog's transfers are signed with takes away what every consumer
+    asks with: only `catalog sync` makes it, in steps that leave no moment without a transfer."""
+    if inventory.catalog is None:
+        return
+    managed = host_plan.layout.managed_conf
+    before, after = (
+        catalog.accepted(render.parse_managed(text).get(inventory.catalog))
+        for text in (host_plan.current.get(managed), host_plan.planned(managed))
+    )
+    if before is None or after is None:
+        return
+    taken = ["the consumers' addresses"] if before.by_address and not after.by_address else []
+    taken += [f"key {name}" for name in before.keys if name not in after.keys]
+    if taken:
+        raise PreconditionError(
+            f"{host_plan.server}: the catalog {inventory.catalog} would stop accepting transfers signed "
+            f"with or sent from {' and '.join(taken)}, which its consumers use now: run `dnsctl catalog "
+            "sync`, which moves them in steps that leave no moment without a transfer"
+        )
 
 
 def carry_out(
@@ -403,8 +439,8 @@ def _apply(
                     if late:
                         with report.step(name, f"refresh {', '.join(late)} now that the primary serves it"):
                             apply.refresh(fleet[name], late)
-                    for zone in host_plan.retransfer:
-                        keys.prove_transfer(session, host_plan, zone, primary_serial(session, plans, zone)[0])
+                for zone in host_plan.retransfer:
+                    keys.prove_transfer(session, host_plan, zone, primary_serial(session, plans, zone)[0])
                 if name in busy or follow_secondaries:
                     _confirm_transfers(session, plans, wants, name)
 
@@ -481,7 +517,7 @@ def primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> t
     A signed zone's is the one named serves, ahead of its file's and moving on as
     named re-signs; it is asked for once the primary has taken the change.
     """
-    primary = session.inventory.zones[zone].primary
+    primary = session.inventory.primary_of(zone)
     plan = plans.get(primary)
     signed = plan is not None and zone in plan.inline_signed
     if plan is not None and zone in plan.expect_serials and not signed:
@@ -493,7 +529,8 @@ def primary_serial(session: Session, plans: dict[str, HostPlan], zone: str) -> t
             "run init-primary first"
         )
     assert answer.serial is not None
-    return answer.serial, signed or session.inventory.signing_policy(zone) is not None
+    inventory = session.inventory
+    return answer.serial, signed or (zone in inventory.zones and inventory.signing_policy(zone) is not None)
 
 
 def wait_for_transfer(

@@ -14,6 +14,7 @@ import time
 from dnsctl import interrupt, tsig, verify
 from dnsctl.errors import VerifyError
 from dnsctl.facts.files import parse_files
+from dnsctl.facts.named_config import ZoneStatus, parse_zone_status
 from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
@@ -62,11 +63,11 @@ def current_keyring(session: Session, wants: dict[str, dict[str, str]]) -> tsig.
     primaries: dict[str, str] = {}  # key -> the primary of its zones
     for zones in wants.values():
         for zone, role in zones.items():
-            if role not in ("primary", "secondary"):
-                continue  # a catalog zone (its transfers are not signed), or a zone dnsctl removes
+            if role == "absent":
+                continue  # a zone dnsctl removes
             key = inventory.tsig_key(zone)
             if key is not None:
-                primaries[key] = inventory.zones[zone].primary
+                primaries[key] = inventory.primary_of(zone)
     if not primaries:
         return tsig.Keyring()
     servers = sorted(set(primaries.values()))
@@ -89,19 +90,30 @@ def _modified(session: Session, server: str, path: str) -> str | None:
     return result.stdout.strip() if result.ok else None
 
 
+def _zone_status(session: Session, server: str, zone: str) -> ZoneStatus:
+    result = session.fleet[server].run(["rndc", "zonestatus", zone], check=False)
+    return parse_zone_status(result.stdout, 0 if result.ok else 1)
+
+
 def prove_transfer(session: Session, plan: HostPlan, zone: str, serial: int) -> None:
     """Force a secondary to transfer the zone again (`rndc retransfer`) and wait until it has.
 
     A transfer is proven by named writing the zone file again, which it does only
     after a transfer succeeded, and by the secondary then serving the primary's
     serial. One that fails (the primary refuses the key) leaves the file alone.
+    A catalog member's file is where named put it (`rndc zonestatus` says), and a
+    consumer's copy of the catalog answers only there, so its serial is asked of rndc.
     """
     report, timeout = session.report, session.options.timeout
+    inventory = session.inventory
     connection = session.fleet[plan.server]
-    path = plan.layout.secondary_file(zone)
-    key = plan.keyring.primary_key(session.inventory.tsig_key(zone))
+    key = plan.keyring.primary_key(inventory.tsig_key(zone))
     signed = f" with key {key}" if key else ""
+    member = plan.consumes is not None and zone in inventory.catalog_members()
     with report.step(plan.server, f"force a transfer of {zone}{signed}") as step:
+        path = plan.layout.secondary_file(zone)
+        if member:
+            path = _zone_status(session, plan.server, zone).files or path
         before = _modified(session, plan.server, path)
         connection.run(["rndc", "retransfer", zone])
         deadline = time.monotonic() + timeout
@@ -113,10 +125,15 @@ def prove_transfer(session: Session, plan: HostPlan, zone: str, serial: int) -> 
                 )
             interrupt.checkpoint()
             time.sleep(0.1)
-        answer = verify.soa(plan.address, zone)
-        if not (answer.ok and answer.serial == serial):
+        if zone == inventory.catalog and zone not in inventory.zones:
+            held = _zone_status(session, plan.server, zone).serial
+            served = f"serial {held} (rndc zonestatus)"
+        else:
+            answer = verify.soa(plan.address, zone)
+            held = answer.serial if answer.ok else None
+            served = verify.describe(answer)
+        if held != serial:
             raise VerifyError(
-                f"{plan.server}: after the forced transfer {zone} is not served at serial {serial} "
-                f"({verify.describe(answer)})"
+                f"{plan.server}: after the forced transfer {zone} is not served at serial {serial} ({served})"
             )
         step.detail = f"transferred again, serial {serial}"

@@ -10,6 +10,7 @@ from dnsctl.ops.catalog import finish_consumers, wait_until_gone
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.dnssec import verify_signing
 from dnsctl.ops.session import Session
+from dnsctl.ops.tsig import settle_catalog_transfers
 from dnsctl.plan import HostPlan
 
 
@@ -89,6 +90,8 @@ def catalog_sync(session: Session) -> None:
         raise UsageError('the inventory has no catalog: add catalog = "catalog.example." at its top')
     if primary is None:
         raise UsageError(f"catalog {name} has no member: it lists the zones that have secondaries")
+    if settle_catalog_transfers(session) and session.options.dry_run:
+        return  # the rest is planned once the move is made
     members, consumers = inventory.catalog_members(), inventory.catalog_consumers()
     wants: Wants = {primary: {**dict.fromkeys(members, "primary"), name: "catalog"}}
     wants.update({server: {name: "consumer"} for server in consumers})
