@@ -326,13 +326,13 @@ def _refuse_catalog_transfers_taken(inventory: Inventory, host_plan: HostPlan) -
     )
     if before is None or after is None:
         return
-    taken = ["the consumers' addresses"] if before.by_address and not after.by_address else []
-    taken += [f"key {name}" for name in before.keys if name not in after.keys]
+    taken = ["transfers from the consumers' addresses"] if before.by_address and not after.by_address else []
+    taken += [f"transfers signed with key {name}" for name in before.keys if name not in after.keys]
     if taken:
         raise PreconditionError(
-            f"{host_plan.server}: the catalog {inventory.catalog} would stop accepting transfers signed "
-            f"with or sent from {' and '.join(taken)}, which its consumers use now: run `dnsctl catalog "
-            "sync`, which moves them in steps that leave no moment without a transfer"
+            f"{host_plan.server}: the catalog {inventory.catalog} would stop accepting "
+            f"{' and '.join(taken)}, which its consumers ask with now: run `dnsctl catalog sync`, "
+            "which moves them in steps that leave no moment without a transfer"
         )
 
 

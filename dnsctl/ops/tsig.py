@@ -174,7 +174,8 @@ def move_transfers(
     if secondaries:
         # Transferring the catalog again also makes a consumer's named read it again, and
         # move the members to the key the consumer's catalog-zones block names.
-        what = f"the secondaries ask with {new}, proven by a forced transfer"
+        who = "the consumers" if consumers == secondaries else "the secondaries"
+        what = f"{who} ask with {new}, proven by a forced transfer"
         catalogs = {server: [inventory.catalog or ""] for server in consumers}
         _step(session, 2, what, secondary_wants, [secondaries], both, prove=catalogs)
     if session.options.dry_run:
