@@ -355,32 +355,34 @@ def test_sync_leaves_settled_transfers_alone(settle):
 
 
 def test_sync_turns_tsig_on_with_the_addresses_accepted_until_the_last_step(settle):
-    ((members, both, final, new, old),) = settle(
+    ((members, both, final, new, old, asking),) = settle(
         catalog_inventory(a_test="transfer", b_test="transfer"), catalog.Accepted(True, ()), []
     )
     made = settle.made
     assert members == ["a.test", "b.test"]
     assert both == tsig.Keyring({"transfer": (made,)}, {"transfer": made}, frozenset({"transfer"}))
     assert final == tsig.Keyring({"transfer": (made,)}, {"transfer": made})
-    assert (new, old) == (f"key {made.name}", "the consumers' addresses")
+    assert (new, old, asking) == (f"key {made.name}", "the consumers' addresses", f"with key {made.name}")
 
 
 def test_sync_moves_to_another_key_accepting_both_until_the_last_step(settle):
     other = tsig.Key("old-key.20261125090000", OLD.secret)
-    ((_, both, final, new, old),) = settle(
+    ((_, both, final, new, old, asking),) = settle(
         catalog_inventory(a_test="transfer", b_test="transfer"),
         catalog.Accepted(False, (other.name,)),
         [other, NEW],
     )
     assert both == tsig.Keyring({"transfer": (other, NEW)}, {"transfer": NEW})
     assert final == tsig.Keyring({"transfer": (NEW,)}, {"transfer": NEW})
-    assert (new, old) == (f"key {NEW.name}", f"key {other.name}")
+    assert (new, old, asking) == (f"key {NEW.name}", f"key {other.name}", f"with key {NEW.name}")
 
 
 def test_sync_turns_tsig_off_retiring_the_key_in_the_last_step(settle):
-    ((_, both, final, new, old),) = settle(catalog_inventory(), catalog.Accepted(False, (OLD.name,)), [OLD])
+    ((_, both, final, new, old, asking),) = settle(
+        catalog_inventory(), catalog.Accepted(False, (OLD.name,)), [OLD]
+    )
     assert both == tsig.Keyring(retiring=(OLD,)) and final == tsig.Keyring()
-    assert (new, old) == ("the consumers' addresses", f"key {OLD.name}")
+    assert (new, old, asking) == ("the consumers' addresses", f"key {OLD.name}", "without a key")
 
 
 def test_rotate_refuses_while_the_catalog_still_accepts_the_addresses(monkeypatch):

@@ -84,7 +84,9 @@ def tsig_rotate(session: Session, target: str) -> None:
     both = tsig.Keyring({key: (*old, new)}, {key: new})
     only_new = tsig.Keyring({key: (new,)}, {key: new})
     with _asked_once(session):
-        move_transfers(session, zones, both, only_new, f"key {new.name}", "the old key")
+        move_transfers(
+            session, zones, both, only_new, f"key {new.name}", "the old key", f"with key {new.name}"
+        )
 
 
 def settle_catalog_transfers(session: Session) -> bool:
@@ -107,7 +109,7 @@ def settle_catalog_transfers(session: Session) -> bool:
         if not now.keys:
             return False
         both = tsig.Keyring(retiring=tuple(held[each] for each in now.keys if each in held))
-        final, new = tsig.Keyring(), "the consumers' addresses"
+        final, new, asking = tsig.Keyring(), "the consumers' addresses", "without a key"
     else:
         current = tsig.generations(held.values(), key)
         if current and not now.by_address and set(now.keys) <= {each.name for each in current}:
@@ -118,14 +120,15 @@ def settle_catalog_transfers(session: Session) -> bool:
         others = tuple(held[each] for each in now.keys if each in held and held[each] not in current)
         by_address = frozenset({key}) if now.by_address else frozenset()
         both = tsig.Keyring({key: (*others, *current)}, {key: current[-1]}, by_address)
-        final, new = tsig.Keyring({key: tuple(current)}, {key: current[-1]}), f"key {current[-1].name}"
+        final = tsig.Keyring({key: tuple(current)}, {key: current[-1]})
+        new, asking = f"key {current[-1].name}", f"with key {current[-1].name}"
     report.add(primary, f"catalog {name} transfers", "plan", detail=f"{old} -> {new}")
     report.data["catalog_transfers"] = {"from": old, "to": new}
     servers = [primary, *inventory.catalog_consumers()]
     session.connect(servers)
     session.lock(servers)
     with _asked_once(session):
-        move_transfers(session, inventory.catalog_members(), both, final, new, old)
+        move_transfers(session, inventory.catalog_members(), both, final, new, old, asking)
     return True
 
 
@@ -157,9 +160,11 @@ def move_transfers(
     final: tsig.Keyring,
     new: str,
     old: str,
+    asking: str,
 ) -> None:
     """The three steps for zones of one primary: `both` accepts the old and the new way and has
-    the secondaries ask the new way, `final` only the new one; new and old say them in words."""
+    the secondaries ask the new way, `final` only the new one; new and old say in words what
+    the primary accepts, asking how the secondaries ask."""
     inventory, report = session.inventory, session.report
     primary = inventory.zones[zones[0]].primary
     primary_wants: Wants = {primary: {}}
@@ -175,7 +180,7 @@ def move_transfers(
         # Transferring the catalog again also makes a consumer's named read it again, and
         # move the members to the key the consumer's catalog-zones block names.
         who = "the consumers" if consumers == secondaries else "the secondaries"
-        what = f"{who} ask with {new}, proven by a forced transfer"
+        what = f"{who} ask {asking}, proven by a forced transfer"
         catalogs = {server: [inventory.catalog or ""] for server in consumers}
         _step(session, 2, what, secondary_wants, [secondaries], both, prove=catalogs)
     if session.options.dry_run:
