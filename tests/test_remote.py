@@ -157,12 +157,22 @@ def test_commands_wait_for_a_requested_stop(connection, server):
     assert connection.run(["true"]).ok
 
 
-def test_run_all_runs_side_by_side_and_answers_in_order(connection):
-    started = time.monotonic()
-    commands = [["sh", "-c", f"sleep 0.4; echo {word}"] for word in ("first", "second")]
+# Each command marks that it started and waits (at most ~5 s) for the other's mark: run one
+# after the other, the first would give up; side by side, both see each other.
+RENDEZVOUS = """
+touch "$1/$2"
+for _ in $(seq 500); do [ -e "$1/$3" ] && { echo "$2"; exit 0; }; sleep 0.01; done
+exit 1
+"""
+
+
+def test_run_all_runs_side_by_side_and_answers_in_order(connection, tmp_path):
+    commands = [
+        ["sh", "-c", RENDEZVOUS, "rendezvous", str(tmp_path), mine, other]
+        for mine, other in (("first", "second"), ("second", "first"))
+    ]
     results = connection.run_all(commands)
-    assert [result.stdout for result in results] == ["first\n", "second\n"]
-    assert time.monotonic() - started < 0.75  # one after another: 0.8 s
+    assert [(result.ok, result.stdout) for result in results] == [(True, "first\n"), (True, "second\n")]
 
 
 def test_put_and_get(connection, tmp_path):
