@@ -110,6 +110,15 @@ def test_server_primary_and_secondary_of_one_zone(raw):
     assert 'zones."example.com".secondaries[0]' in rejected(raw)
 
 
+@pytest.mark.parametrize(
+    ("first", "second"), [("EXAMPLE.com.", "example.com"), ("example.com", "EXAMPLE.com.")]
+)
+def test_a_zone_listed_twice_is_named_as_written_both_times(first, second):
+    zones = {first: {"primary": "ns1"}, second: {"primary": "ns1"}}
+    raw = {"servers": {"ns1": {"address": "198.51.100.10"}}, "zones": zones}
+    assert rejected(raw).endswith(f'zones."{second}": zone listed twice (also as zones."{first}")')
+
+
 def test_secondary_listed_twice(raw):
     raw["zones"]["example.com"]["secondaries"] = ["ns2", "ns2"]
     assert "listed twice" in rejected(raw)

@@ -108,7 +108,8 @@ def _checked_keys(raw: Any, problems: Problems) -> dict[str, Any]:
                 continue
             if canonical in canonical_zones:
                 first = problems.written_zone_key.get(canonical, canonical)
-                problems.add(("zones", key), f"zone listed twice (also as {format_path(('zones', first))})")
+                also = format_path(("zones", first))
+                problems.add(("zones", key), f"zone listed twice (also as {also})", as_written=True)
                 continue
             problems.written_zone_key[canonical] = key
             canonical_zones[canonical] = body

@@ -25,15 +25,24 @@ class Problems:
     found: list[tuple[tuple[Any, ...], str]] = field(default_factory=list)
     # The key as written in the file, for zone keys dnsctl normalised.
     written_zone_key: dict[str, str] = field(default_factory=dict)
+    # Indexes in found of locations given with the key as written (not to be translated).
+    written_locs: set[int] = field(default_factory=set)
 
-    def add(self, loc: tuple[Any, ...] | list[Any], message: str) -> None:
+    def add(self, loc: tuple[Any, ...] | list[Any], message: str, *, as_written: bool = False) -> None:
+        """A problem at loc (zone keys canonical, unless as_written: as the file writes it)."""
+        if as_written:
+            self.written_locs.add(len(self.found))
         self.found.append((tuple(loc), message))
 
     def raise_all(self, raw: Any) -> NoReturn:
         """Raise InventoryError with every problem, in the order of the file as written."""
         order = _FileOrder(raw if isinstance(raw, dict) else {})
         written = sorted(
-            ((self._as_written(loc), message) for loc, message in self.found), key=lambda p: order.key(p[0])
+            (
+                (loc if index in self.written_locs else self._as_written(loc), message)
+                for index, (loc, message) in enumerate(self.found)
+            ),
+            key=lambda p: order.key(p[0]),
         )
         lines = [
             f"{self.source}: {format_path(loc)}: {message}" if loc else f"{self.source}: {message}"
