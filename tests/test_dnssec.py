@@ -72,6 +72,16 @@ def test_bad_dnssec_settings_name_the_field(setting, policies, field):
     assert field in str(error.value)
 
 
+def test_a_broken_policy_hides_neither_an_unknown_one_nor_the_algorithms():
+    with pytest.raises(InventoryError) as error:
+        signed_inventory("nosuch", broken={"algorithm": "rot13"})
+    assert error.value.problems == [
+        "inventory: zones.\"example.com\".dnssec: unknown policy 'nosuch' (true, false, or one of: default)",
+        "inventory: dnssec_policies.broken.algorithm: must be one of rsasha256, rsasha512, "
+        "ecdsap256sha256, ecdsap384sha384, ed25519, ed448, not a string 'rot13'",
+    ]
+
+
 # --- rendering -------------------------------------------------------------------------
 
 

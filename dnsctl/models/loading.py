@@ -117,6 +117,10 @@ def _checked_keys(raw: Any, problems: Problems) -> dict[str, Any]:
     return raw
 
 
+# Sections of named tables: a table pydantic refused is dropped alone, not its whole section.
+_NAMED_TABLES = ("servers", "clients", "zones", "dnssec_policies")
+
+
 def _valid_part(
     raw: dict[str, Any], errors: list[dict[str, Any]]
 ) -> tuple[Inventory | None, dict[str, list[int]], set[tuple[str, ...]]]:
@@ -136,12 +140,12 @@ def _valid_part(
             bad_records.setdefault(loc[1], set()).add(loc[3])
         elif len(loc) >= 3 and loc[0] == "zones" and loc[2] == "reverse":
             bad_reverse.add(loc[1])
-        elif len(loc) >= 2 and loc[0] in ("servers", "clients", "zones"):
+        elif len(loc) >= 2 and loc[0] in _NAMED_TABLES:
             dropped.add((loc[0], loc[1]))
         elif loc:
             dropped.add((loc[0],))
     pruned: dict[str, Any] = {key: value for key, value in raw.items() if (key,) not in dropped}
-    for section in ("servers", "clients", "zones"):
+    for section in _NAMED_TABLES:
         if isinstance(pruned.get(section), dict):
             pruned[section] = {
                 name: body for name, body in pruned[section].items() if (section, name) not in dropped

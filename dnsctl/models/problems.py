@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from dnsctl.errors import InventoryError
-from dnsctl.models.schema import RECORD_TYPE_CONSTRAINTS, RECORD_TYPES, model_at
+from dnsctl.models.schema import CHOICES_BY_PATTERN, model_at
 from dnsctl.models.values import shown
 from dnsctl.zonedata import format_path
 
@@ -106,8 +106,8 @@ def describe(error: dict[str, Any]) -> str:
         return _unknown_key(error["loc"])
     if kind == "literal_error":
         return f"must be one of {error['ctx']['expected']}, not {shown(given)}"
-    if kind == "string_pattern_mismatch" and error["ctx"]["pattern"] == RECORD_TYPE_CONSTRAINTS.pattern:
-        return f"must be one of {', '.join(RECORD_TYPES)}, not {shown(given)}"
+    if kind == "string_pattern_mismatch" and error["ctx"]["pattern"] in CHOICES_BY_PATTERN:
+        return f"must be one of {', '.join(CHOICES_BY_PATTERN[error['ctx']['pattern']])}, not {shown(given)}"
     if kind in _BOUNDS:
         limit = next(iter(error["ctx"].values()))
         return f"must be {_BOUNDS[kind]} {limit}, not {given!r}"

@@ -109,6 +109,11 @@ DNSSEC_ALGORITHMS = {
 }
 BUILTIN_POLICIES = ("default", "insecure", "none")
 _ALGORITHM = StringConstraints(to_lower=True, pattern=f"(?i)^(?:{'|'.join(DNSSEC_ALGORITHMS)})$")
+# The fields that take one of a few words, by their pattern: errors list the words.
+CHOICES_BY_PATTERN = {
+    RECORD_TYPE_CONSTRAINTS.pattern: RECORD_TYPES,
+    _ALGORITHM.pattern: tuple(DNSSEC_ALGORITHMS),
+}
 
 
 class DnssecPolicy(_Model):
