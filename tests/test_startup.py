@@ -47,3 +47,16 @@ def test_paramiko_comes_without_invoke():
     )
     output = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert output.split() == ["True", "False"]
+
+
+def test_exit_skips_the_last_garbage_collection():
+    # Registered before dnsctl's own exit handler, so it runs after it (atexit is last in, first out).
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+        "from dnsctl.cli import main\n"
+        "main(['--version'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[-1] == "frozen True"
