@@ -17,12 +17,14 @@ of the tools rotates from round to round so none always runs on a warmer machine
 
 Usage (root): python bench/compare.py [--rounds 5] [--sections tutorial,records,fleet,large]
 Writes bench/RESULTS.md (--out to change). pyinfra and Ansible are installed from
-PyPI into /var/cache/dnsctl/bench-peers on first use.
+PyPI into /var/cache/dnsctl/bench-peers on first use. dnsctl is measured as `pip
+install` leaves it, with its modules compiled to bytecode, like paramiko and the peers.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import os
@@ -231,45 +233,98 @@ def tutorial(rounds: int, workdir: Path) -> dict[str, dict[str, list[float]]]:
     return results
 
 
-STARTUP_PROBE = """
-import time
+BREAKDOWN_PROBE = """
+import atexit, json, sys, time
 started = time.perf_counter()
 import dnsctl.cli
 from dnsctl import ops, remote
 {op}
 remote._import_paramiko()
-print(time.perf_counter() - started)
+seconds = {{"imports": time.perf_counter() - started}}
+from dnsctl.ops import session
+
+def timed(owner, name, part):
+    original = getattr(owner, name)
+    def run(*args, **kwargs):
+        begun = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            seconds[part] = seconds.get(part, 0.0) + time.perf_counter() - begun
+    setattr(owner, name, run)
+
+timed(session, "load_inventory", "inventory")
+timed(session.Session, "lock", "lock")
+from dnsctl.report import Report
+spans = []
+adding = Report.add
+
+def add(self, *args, seconds=0.0, **kwargs):
+    if seconds:
+        now = time.perf_counter()
+        spans.append((now - seconds, now))
+    return adding(self, *args, seconds=seconds, **kwargs)
+
+Report.add = add
+
+def covered(spans):
+    total, reached = 0.0, float("-inf")
+    for start, end in sorted(spans):
+        total += max(0.0, end - max(start, reached))
+        reached = max(reached, end)
+    return total
+
+def leaving():
+    seconds["exit_at"] = time.time()
+    seconds["steps"] = covered(spans)  # steps side by side count once
+    with open({out!r}, "w") as handle:
+        json.dump(seconds, handle)
+
+atexit.register(leaving)  # runs before dnsctl's own exit handler and Python's clean-up
+dnsctl.cli.main(sys.argv[1:])
 """
 
 
 def breakdown() -> dict[str, dict]:
     """Where the time of each tutorial command goes: one more run of each, from a fresh lab,
-    with --json (every step's seconds), beside the cost of starting Python and importing
-    what the command loads."""
+    with --json (every step's seconds), timed from outside and from inside: starting Python,
+    importing what the command uses (paramiko included, so `ssh connect` is the handshake
+    alone), loading the inventory, taking the hosts' locks, and leaving."""
     fresh_lab()
     result = {}
     python = run([sys.executable, "-c", "pass"])[0]
+    timings = STATE / "breakdown.json"
     for name, args, op in (
         ("init-primary", ["init-primary", "example.com", "--yes"], "ops.init_primary"),
         ("add-slave", ["add-slave", "example.com", "--yes"], "ops.add_slave"),
         ("configure-client", ["configure-client", "--yes"], "ops.configure_client"),
     ):
-        probe = [sys.executable, "-c", STARTUP_PROBE.format(op=op)]
-        imports = float(subprocess.run(probe, capture_output=True, text=True, check=True).stdout)
+        probe = BREAKDOWN_PROBE.format(op=op, out=str(timings))
         started = time.monotonic()
         done = subprocess.run(
-            [sys.executable, "-m", "dnsctl", "-i", str(STATE / "inventory.toml"), "--json", *args],
+            [sys.executable, "-c", probe, "-i", str(STATE / "inventory.toml"), "--json", *args],
             capture_output=True,
             text=True,
-            check=True,
         )
-        wall = time.monotonic() - started
+        ended_at, wall = time.time(), time.monotonic() - started
+        if done.returncode != 0:
+            raise SystemExit(f"bench: {name} failed in the breakdown:\n{done.stderr[-3000:]}")
+        inside = json.loads(timings.read_text())
         steps = [
             (step["host"], step["action"], step["seconds"])
             for step in json.loads(done.stdout)["steps"]
             if step["status"] == "ok" and step["seconds"] >= 0.005
         ]
-        result[name] = {"wall": wall, "python": python, "imports": imports, "steps": steps}
+        result[name] = {
+            "wall": wall,
+            "python": python,
+            "imports": inside["imports"],
+            "inventory": inside.get("inventory", 0.0),
+            "lock": inside.get("lock", 0.0),
+            "exit": ended_at - inside["exit_at"],
+            "stepped": inside["steps"],
+            "steps": steps,
+        }
     return result
 
 
@@ -342,6 +397,13 @@ def large(count: int) -> dict[str, float]:
     }
 
 
+def compile_dnsctl() -> None:
+    """dnsctl's modules compiled to bytecode, as `pip install` leaves them (and paramiko and the
+    peers here). An editable install compiles them at first use, except where
+    PYTHONDONTWRITEBYTECODE is set: every process would then compile dnsctl's source again."""
+    compileall.compile_dir(Path(lab.__file__).parent, quiet=1)
+
+
 def summary(values: list[float]) -> str:
     return f"median {statistics.median(values):.2f} s, best {min(values):.2f} s"
 
@@ -359,7 +421,8 @@ def report(results: dict, rounds: int) -> str:
         f"Machine: {platform.platform()}, {os.cpu_count()} cores, {memory:.0f} GiB; the lab's containers "
         "share those cores with the tools being measured.",
         f"Peers: {', '.join(PEER_PACKAGES)} (from PyPI, in their own virtual environment); "
-        "Ansible with pipelining and without fact gathering.",
+        "Ansible with pipelining and without fact gathering. dnsctl runs from its modules compiled "
+        "to bytecode, as `pip install` leaves them and the peers.",
         "",
     ]
     if "tutorial" in results:
@@ -401,13 +464,15 @@ def report(results: dict, rounds: int) -> str:
             )
         lines += ["", "Where dnsctl's time goes (one more run of each command, from a fresh lab):", ""]
         for name, part in data["breakdown"].items():
-            stepped = sum(seconds for _, _, seconds in part["steps"])
             shown = "; ".join(f"{action.split(':')[0]} {seconds:.2f}" for _, action, seconds in part["steps"])
-            rest = part["wall"] - part["python"] - part["imports"] - stepped
+            accounted = ("python", "imports", "inventory", "lock", "stepped", "exit")
+            rest = part["wall"] - sum(part[key] for key in accounted)
             lines.append(
                 f"- {name}: {part['wall']:.2f} s in all: starting Python {part['python']:.2f} s, importing "
-                f"what it uses {part['imports']:.2f} s, its timed steps {stepped:.2f} s ({shown}), the rest "
-                f"(inventory, lock, waits between steps, exit) {rest:.2f} s"
+                f"what it uses {part['imports']:.2f} s, loading the inventory {part['inventory']:.2f} s, "
+                f"taking the lock {part['lock']:.2f} s, its timed steps {part['stepped']:.2f} s ({shown}; "
+                f"steps side by side counted once), exiting {part['exit']:.2f} s, "
+                f"the rest (between steps) {rest:.2f} s"
             )
         lines.append("")
     if "records" in results:
@@ -465,6 +530,7 @@ def main() -> None:
     results: dict = {}
     workdir = Path("/var/lib/dnsctl/bench-peers-work")
     workdir.mkdir(parents=True, exist_ok=True)
+    compile_dnsctl()
     try:
         if "tutorial" in sections:
             results["tutorial"] = tutorial(options.rounds, workdir)
