@@ -101,6 +101,16 @@ class _Transient(RemoteError):
     """The host could not be reached or the connection dropped: another attempt may work."""
 
 
+class _Refused(_Transient):
+    """The host refused one more channel on a connection that is still up: its sshd allows
+    only so many sessions at once (MaxSessions, 10 by default, fewer on some hardened hosts)."""
+
+
+# Channels run_all opens at once: the lock holds one session for the whole run, and sshd
+# allows 10 by default. A host that allows fewer refuses the rest, which then run one by one.
+MAX_CHANNELS = 8
+
+
 def _import_paramiko() -> None:
     """Import paramiko when the first host is contacted, not when dnsctl starts.
 
@@ -351,17 +361,33 @@ class Connection:
             raise CommandFailed(self.target.name, result)
         return result
 
-    def run_all(self, commands: Sequence[Sequence[str]], *, check: bool = True) -> list[Result]:
+    def run_all(
+        self,
+        commands: Sequence[Sequence[str]],
+        *,
+        check: bool = True,
+        inputs: Sequence[str | bytes | None] | None = None,
+    ) -> list[Result]:
         """Run independent commands at once, each on its own channel; their results in order.
 
         For work the host can do in parallel, such as two checkers that each load a
-        large zone. With check, the first failed command (in order) raises, once all ended.
+        large zone, or files written side by side (inputs: each command's standard
+        input). At most MAX_CHANNELS run at once; a command whose channel the host
+        refuses runs again alone once the others have ended. With check, the first
+        failed command (in order) raises, once all ended.
         """
-        if len(commands) <= 1:
-            return [self.run(argv, check=check) for argv in commands]
-        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
-            futures = [pool.submit(self.run, argv, check=check) for argv in commands]
-        return [future.result() for future in futures]
+        jobs = list(zip(commands, inputs or [None] * len(commands), strict=True))
+        if len(jobs) <= 1:
+            return [self.run(argv, check=check, input=data) for argv, data in jobs]
+        with ThreadPoolExecutor(max_workers=min(len(jobs), MAX_CHANNELS)) as pool:
+            futures = [pool.submit(self.run, argv, check=check, input=data) for argv, data in jobs]
+        results = []
+        for future, (argv, data) in zip(futures, jobs, strict=True):
+            if isinstance(future.exception(), _Refused):
+                results.append(self.run(argv, check=check, input=data))
+            else:
+                results.append(future.result())
+        return results
 
     def _exec(self, command: str, wire: str, input: str | bytes | None, timeout: float) -> Result:
         import paramiko  # imported by connect()
@@ -374,6 +400,10 @@ class Connection:
             raise _Transient(f"{self.target.label}: SSH connection lost")
         try:
             channel = transport.open_session(timeout=self.target.connect_timeout)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            error = _Refused if transport.is_active() else _Transient
+            raise error(f"{self.target.label}: SSH failed during `{command}`: {_why(exc)}") from None
+        try:
             channel.settimeout(timeout)
             channel.exec_command(wire)
             if input is not None:

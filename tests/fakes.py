@@ -189,9 +189,16 @@ class FakeConnection:
             raise CommandFailed(self.name, result)
         return result
 
-    def run_all(self, commands: Sequence[Sequence[str]], *, check: bool = True) -> list[Result]:
+    def run_all(
+        self,
+        commands: Sequence[Sequence[str]],
+        *,
+        check: bool = True,
+        inputs: Sequence[str | bytes | None] | None = None,
+    ) -> list[Result]:
         """As the real one, but one after another, so a test's transcript is deterministic."""
-        return [self.run(argv, check=check) for argv in commands]
+        data = inputs or [None] * len(commands)
+        return [self.run(argv, check=check, input=given) for argv, given in zip(commands, data, strict=True)]
 
     def _answer(self, call: Call) -> Result:
         self.calls.append(call)

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +63,9 @@ class SSHServer:
     # While true, a command whose connection dropped keeps its standard input open
     # until release_ghosts(), as when sshd has not yet noticed the connection gone.
     ghost_sessions: bool = False
+    # Sessions one connection may hold at once (sshd's MaxSessions); the channels refused.
+    max_sessions: int | None = None
+    refused_channels: int = 0
 
     def __post_init__(self) -> None:
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -143,7 +147,7 @@ class SSHServer:
         with contextlib.suppress(OSError):
             process.stdin.close()
 
-    def _run(self, channel: paramiko.Channel, command: str) -> None:
+    def _run(self, channel: paramiko.Channel, command: str, ended: Callable[[], None]) -> None:
         env = dict(os.environ)
         if self.path_prefix is not None:
             env["PATH"] = f"{self.path_prefix}:{env['PATH']}"
@@ -166,6 +170,7 @@ class SSHServer:
         _drain(process.stdout, channel.sendall)
         pumps[1].join()
         status = process.wait()
+        ended()  # before the client hears of it, so its next channel finds the session free
         with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
             # As a shell reports a command killed by a signal.
             channel.send_exit_status(status if status >= 0 else 128 - status)
@@ -185,6 +190,8 @@ def _drain(stream, send) -> None:
 class _Session(paramiko.ServerInterface):
     def __init__(self, server: SSHServer) -> None:
         self.server = server
+        self.sessions = 0
+        self._counting = threading.Lock()
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey"
@@ -195,12 +202,24 @@ class _Session(paramiko.ServerInterface):
         return paramiko.AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        if kind != "session":
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        with self._counting:
+            limit = self.server.max_sessions
+            if limit is not None and self.sessions >= limit:
+                self.server.refused_channels += 1
+                return paramiko.OPEN_FAILED_CONNECT_FAILED  # as sshd answers past MaxSessions
+            self.sessions += 1
+        return paramiko.OPEN_SUCCEEDED
+
+    def _session_ended(self) -> None:
+        with self._counting:
+            self.sessions -= 1
 
     def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
         text = command.decode("utf-8")
         self.server.commands.append(text)
-        threading.Thread(target=self.server._run, args=(channel, text), daemon=True).start()
+        threading.Thread(
+            target=self.server._run, args=(channel, text, self._session_ended), daemon=True
+        ).start()
         return True

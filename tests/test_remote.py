@@ -175,6 +175,55 @@ def test_run_all_runs_side_by_side_and_answers_in_order(connection, tmp_path):
     assert [(result.ok, result.stdout) for result in results] == [(True, "first\n"), (True, "second\n")]
 
 
+def _blocked_until(release: Path) -> str:
+    """A command that reads its input, then runs until release exists, so commands side by
+    side overlap for sure."""
+    return f"cat >/dev/null; while [ ! -e {shlex.quote(str(release))} ]; do sleep 0.01; done"
+
+
+def _release_when(condition, release: Path) -> threading.Thread:
+    def wait_then_release() -> None:
+        try:
+            poll(condition, seconds=20)
+        finally:
+            release.touch()  # also when it never came: the test's assertions then say why
+
+    helper = threading.Thread(target=wait_then_release)
+    helper.start()
+    return helper
+
+
+def test_run_all_opens_at_most_max_channels_at_once(connection, server, tmp_path):
+    server.max_sessions = remote.MAX_CHANNELS
+    release = tmp_path / "release"
+    started = tmp_path / "started"
+    started.mkdir()
+    count = remote.MAX_CHANNELS + 2
+    mark = shlex.quote(str(started))
+    commands = [["sh", "-c", f"touch {mark}/{i}; {_blocked_until(release)}; echo {i}"] for i in range(count)]
+    helper = _release_when(lambda: len(list(started.iterdir())) >= remote.MAX_CHANNELS, release)
+    results = connection.run_all(commands)
+    helper.join()
+    assert [result.stdout for result in results] == [f"{i}\n" for i in range(count)]
+    assert server.refused_channels == 0
+
+
+def test_run_all_runs_again_alone_what_the_host_refuses(connection, server, tmp_path):
+    server.max_sessions = 1  # sshd's MaxSessions on a strict host
+    release = tmp_path / "release"
+    commands = [["sh", "-c", f"{_blocked_until(release)}; echo {i}"] for i in range(4)]
+    helper = _release_when(lambda: server.refused_channels >= 3, release)
+    results = connection.run_all(commands, inputs=["a", "b", "c", "d"])
+    helper.join()
+    assert [result.stdout for result in results] == ["0\n", "1\n", "2\n", "3\n"]
+    assert server.refused_channels == 3
+
+
+def test_run_all_gives_each_command_its_input(connection):
+    results = connection.run_all([["cat"], ["cat"], ["wc", "-c"]], inputs=["one", HOSTILE, "four"])
+    assert [result.stdout.strip() for result in results] == ["one", HOSTILE.strip(), "4"]
+
+
 def test_put_and_get(connection, tmp_path):
     path = tmp_path / "a file; $(x)"
     user, group = pwd.getpwuid(os.getuid()).pw_name, grp.getgrgid(os.getgid()).gr_name

@@ -220,3 +220,21 @@ def test_prune_removes_what_the_inventory_dropped(the_lab, applied, write):
     assert soa_serial(NS1, "apply.test") == soa_serial(NS2, "apply.test") == kept_serial
     assert ask(NS1, "www.apply.test", "AAAA") == ask(NS2, "www.apply.test", "AAAA")
     dnsctl_ok("apply", "--check", "--prune", inventory=path)
+
+
+def test_more_changed_zones_than_sshd_allows_sessions(applied, tmp_path):
+    """Twelve new zones on each server: staging writes and checks them side by side, more
+    than the 10 sessions sshd allows one connection by default (one held by the lock)."""
+    path, _ = applied
+    many = [f"z{i}.many.test" for i in range(12)]
+    extra = [zone(name, records=[("a", "A", f"198.51.100.{100 + i}")]) for i, name in enumerate(many)]
+    bigger = tmp_path / "many.toml"
+    bigger.write_text(path.read_text() + "\n" + "\n".join(extra))
+    dnsctl_ok("apply", "--yes", inventory=bigger)
+    for i, name in enumerate(many):
+        assert served_values(NS1, f"a.{name}", "A") == {f"198.51.100.{100 + i}"}
+        assert soa_serial(NS2, name) == soa_serial(NS1, name)
+    # Back to the module's inventory: the twelve zones go again.
+    dnsctl_ok("apply", "--prune", "--yes", inventory=path)
+    for server in (NS1, NS2):
+        assert ask(server, many[0], "SOA")[0] == "REFUSED"
