@@ -32,7 +32,7 @@ from dnsctl.platform import DEBIAN, RHEL, Layout
 from dnsctl.remote import Result
 from dnsctl.report import Report
 
-from .fakes import Call, FakeConnection, FakeDns, FakeFleet, exactly, prefix, script, where
+from .fakes import Call, FakeConnection, FakeDns, FakeFleet, Matcher, exactly, prefix, script, where
 from .test_facts import DEBIAN_RELEASE, RHEL_RELEASE
 
 # /etc/bind as Debian 12's bind9 package installs it.
@@ -137,6 +137,11 @@ def _expanded(files: dict[str, str], path: str) -> str:
     text = _without_comments(files.get(path, ""))
     return _INCLUDE.sub(lambda m: _expanded(files, posixpath.normpath(m.group(1))), text)
 
+
+
+def starting(action: str, service: str = "named") -> Matcher:
+    """apply's start or restart of named (a reset of systemd's start limit included)."""
+    return exactly("sh", "-c", apply.START_SCRIPT, "dnsctl-start", action, service)
 
 def ok(call: Call, stdout: str = "") -> Result:
     return Result(str(call), stdout, "", 0)
@@ -469,7 +474,7 @@ class BindServer:
         return ok(call, "".join(f"{path}\n" for path in moved))
 
     def on_service(self, call: Call) -> Result:
-        action = call.words[1]
+        action = call.words[4] if call.words[:3] == ("sh", "-c", apply.START_SCRIPT) else call.words[1]
         if action in ("start", "restart"):
             self.start_named()
         elif action == "stop":
@@ -579,7 +584,7 @@ class BindServer:
             )
         else:
             self.host.expect(exactly("systemctl", "enable", self.layout.service), respond=self.on_service)
-            self.host.expect(exactly("systemctl", "start", self.layout.service), respond=self.on_service)
+            self.host.expect(starting("start", self.layout.service), respond=self.on_service)
 
     def open_firewall(self) -> None:
         if self.dbus:
@@ -602,7 +607,7 @@ class BindServer:
             exactly("rndc", "reload"), respond=lambda call: self.on_rndc_reload(call, True, reload_fails)
         )
         if reload_fails:
-            self.host.expect(exactly("systemctl", "restart", self.layout.service), respond=self.on_service)
+            self.host.expect(starting("restart", self.layout.service), respond=self.on_service)
 
     def transferred(self, zone: str) -> None:
         """add-slave checks that named wrote the transferred zone to disk."""

@@ -70,6 +70,8 @@ class LocalHost:
         self.commands: list[tuple[str, bool]] = []  # (command, reconnect)
 
     def run(self, argv, *, check=True, input=None, timeout=None, reconnect=False) -> Result:
+        if list(argv[:3]) == ["sh", "-c", apply.START_SCRIPT]:
+            argv = ["systemctl", *argv[4:]]  # recorded, never run here
         command = " ".join(argv[3:] if argv[:2] == ["sh", "-c"] else argv)
         self.commands.append((command, reconnect))
         if argv[:2] == ["sh", "-c"]:
@@ -312,3 +314,42 @@ def test_add_slave_whose_transfer_does_not_come_is_rolled_back(monkeypatch):
     assert scene.dns.zones(NS1) == {ZONE: TODAY_SERIAL + 1} and scene.dns.zones(NS2) == {}
     assert f"after the rollback: {ZONE} at {NS2}: does not serve {ZONE}, as before" in scene.output
     scene.fleet.verify()
+
+
+# --- named past systemd's start limit ------------------------------------------------------------
+
+FAKE_SYSTEMCTL = """#!/bin/sh
+echo "$*" >> "$CALLS"
+case $1 in
+  show) cat "$RESULT" ;;
+  reset-failed) echo success > "$RESULT" ;;
+  *) [ "$(cat "$RESULT")" = success ] ;;
+esac
+"""
+
+
+def run_start_script(tmp_path: Path, result: str) -> tuple[int, list[str]]:
+    """apply.START_SCRIPT with a systemctl that fails while the unit's Result is not success."""
+    (tmp_path / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (tmp_path / "systemctl").chmod(0o755)
+    (tmp_path / "result").write_text(result + "\n")
+    env = {
+        "PATH": f"{tmp_path}:/usr/bin:/bin",
+        "CALLS": str(tmp_path / "calls"),
+        "RESULT": str(tmp_path / "result"),
+    }
+    argv = ["sh", "-c", apply.START_SCRIPT, "dnsctl-start", "restart", "named"]
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    return done.returncode, (tmp_path / "calls").read_text().splitlines()
+
+
+def test_a_start_refused_by_systemds_start_limit_is_reset_once_and_tried_again(tmp_path):
+    status, calls = run_start_script(tmp_path, "start-limit-hit")
+    assert status == 0
+    assert calls == ["restart named", "show -p Result --value named", "reset-failed named", "restart named"]
+
+
+def test_any_other_failed_start_is_not_tried_again(tmp_path):
+    status, calls = run_start_script(tmp_path, "exit-code")
+    assert status == 1
+    assert calls == ["restart named", "show -p Result --value named"]

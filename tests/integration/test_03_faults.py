@@ -8,7 +8,7 @@ import pytest
 from dnsctl.remote import Connection, Target
 
 from .conftest import NS1, NS2, dnsctl, dnsctl_json, dnsctl_ok, interrupt_at, set_up, with_record
-from .served import Prober, served_serial
+from .served import Prober, authoritative_answer, served_serial
 
 pytestmark = pytest.mark.lab
 
@@ -291,3 +291,18 @@ def test_restart_when_asked(the_lab, faults, tmp_path):
     assert "restart" in result.stdout
     assert the_lab.exec("ns1", "systemctl", "show", "named", "-p", "MainPID").stdout != pid
     assert served_serial(NS1, "faults.test") is not None
+
+
+def test_restart_past_systemds_start_limit(the_lab, faults, tmp_path):
+    """named restarted too often for systemd (start-limit-hit) is still restarted when asked."""
+    for _ in range(20):
+        the_lab.exec("ns1", "systemctl", "restart", "named", check=False)
+        result = the_lab.exec("ns1", "systemctl", "show", "named", "-p", "Result", "--value").stdout
+        if result.strip() == "start-limit-hit":
+            break
+    else:
+        pytest.fail("systemd never refused to start named again")
+    inventory = with_record(faults, tmp_path, "faults.test", "limited", "198.51.100.90")
+    dnsctl_ok("init-primary", "faults.test", "--yes", "--restart", inventory=inventory)
+    assert the_lab.exec("ns1", "systemctl", "is-active", "named").stdout.strip() == "active"
+    assert authoritative_answer(NS1, "limited.faults.test", "A") == ("NOERROR", {"198.51.100.90"})
