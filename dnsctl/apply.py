@@ -31,6 +31,7 @@ from dnsctl import interrupt, namedconf, render, secrets, tsig
 from dnsctl.errors import CommandFailed, RemoteError, RolledBack, ValidationError
 from dnsctl.plan import FileChange, HostPlan
 from dnsctl.remote import Connection, Result
+from dnsctl.service import start_command
 
 BACKUP_ROOT = "/var/backups/dnsctl"
 CHECK_ROOT = "/run/dnsctl"  # validation copies, each run in its own private directory
@@ -458,25 +459,12 @@ def _service(
 ) -> None:
     service = plan.layout.service
     if "systemctl" in plan.facts.tools and action in ("start", "restart"):
-        script = ["sh", "-c", START_SCRIPT, "dnsctl-start", action, service]
-        connection.run(script, check=check, reconnect=reconnect)
+        connection.run(start_command(action, service), check=check, reconnect=reconnect)
     elif "systemctl" in plan.facts.tools:
         connection.run(["systemctl", action, service], check=check, reconnect=reconnect)
     elif action != "enable":
         connection.run(["service", service, action], check=check, reconnect=reconnect)
 
-
-# $1 start or restart, $2 the service. systemd refuses a unit started too often in a short
-# time (StartLimitBurst, start-limit-hit) until its failed state is reset: dnsctl starts
-# named only when asked to (--restart) or to bring back what it served (a rollback), which
-# such a refusal must not stop, so it resets that one state once and tries again.
-START_SCRIPT = r"""
-systemctl "$1" "$2" && exit 0
-status=$?
-[ "$(systemctl show -p Result --value "$2")" = start-limit-hit ] || exit "$status"
-echo "dnsctl: $2 hit systemd's start limit: reset-failed, then $1 again" >&2
-systemctl reset-failed "$2" && systemctl "$1" "$2"
-"""
 
 # $1 a directory to create, parents included, that only root may enter.
 PRIVATE_DIR_SCRIPT = 'umask 077 && mkdir -p -- "$1"'

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from dnsctl import apply, dnssec, render, tsig
+from dnsctl import apply, dnssec, render, service, tsig
 from dnsctl.facts.client import parse_resolv_servers
 from dnsctl.facts.scripts import EXISTING_SCRIPT, NM_READ_SCRIPT, PREFLIGHT_SCRIPT, READ_FILES_SCRIPT
 from dnsctl.models import Inventory, parse_inventory
@@ -138,10 +138,10 @@ def _expanded(files: dict[str, str], path: str) -> str:
     return _INCLUDE.sub(lambda m: _expanded(files, posixpath.normpath(m.group(1))), text)
 
 
+def starting(action: str, unit: str = "named") -> Matcher:
+    """A start or restart of named (a reset of systemd's start limit included)."""
+    return exactly(*service.start_command(action, unit))
 
-def starting(action: str, service: str = "named") -> Matcher:
-    """apply's start or restart of named (a reset of systemd's start limit included)."""
-    return exactly("sh", "-c", apply.START_SCRIPT, "dnsctl-start", action, service)
 
 def ok(call: Call, stdout: str = "") -> Result:
     return Result(str(call), stdout, "", 0)
@@ -474,7 +474,7 @@ class BindServer:
         return ok(call, "".join(f"{path}\n" for path in moved))
 
     def on_service(self, call: Call) -> Result:
-        action = call.words[4] if call.words[:3] == ("sh", "-c", apply.START_SCRIPT) else call.words[1]
+        action = call.words[4] if call.words[:3] == ("sh", "-c", service.START_SCRIPT) else call.words[1]
         if action in ("start", "restart"):
             self.start_named()
         elif action == "stop":

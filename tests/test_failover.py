@@ -19,7 +19,7 @@ from dnsctl.ops import failover_test
 from dnsctl.ops.failover import DROP_RULE, SAFETY_UNIT
 
 from .fakes import dropped, exactly, prefix
-from .simulated import BindServer, Scene, configured_files
+from .simulated import BindServer, Scene, configured_files, starting
 from .test_converge import NS1, NS2, inventory_data
 
 INVENTORY = parse_inventory(inventory_data(("pc1", "A", "198.51.100.50")))
@@ -59,7 +59,7 @@ def stop_named(ns1: BindServer) -> None:
 
 
 def start_named(ns1: BindServer) -> None:
-    ns1.host.expect(exactly("systemctl", "start", "named"), respond=ns1.on_service)
+    ns1.host.expect(starting("start"), respond=ns1.on_service)
     ns1.host.expect(exactly("systemctl", "stop", TIMER))
 
 
@@ -152,7 +152,7 @@ def test_restore_that_fails_says_so_and_names_the_dead_mans_switch(scene, lab):
     stop_named(ns1)
     resolve(client)
     ns1.host.expect(
-        exactly("systemctl", "start", "named"),
+        starting("start"),
         stderr="Job for named.service failed because the control process exited with error code.\n",
         status=1,
     )  # and the timer is left armed: it is what brings named back now
@@ -195,7 +195,7 @@ def test_connection_lost_during_the_restore_is_made_again(scene, lab):
     stop_named(ns1)
     resolve(client)
     lost = dropped("ns1 (198.51.100.10)", "systemctl start named")
-    ns1.host.expect(exactly("systemctl", "start", "named"), raises=lost)
+    ns1.host.expect(starting("start"), raises=lost)
     start_named(ns1)  # again, on the new connection
 
     failover_test(scene.session(), ZONE)
@@ -209,7 +209,7 @@ def test_connection_that_cannot_be_made_again_during_the_restore(scene, lab):
     stop_named(ns1)
     resolve(client)
     lost = dropped("ns1 (198.51.100.10)", "systemctl start named")
-    ns1.host.expect(exactly("systemctl", "start", "named"), raises=lost)
+    ns1.host.expect(starting("start"), raises=lost)
     ns1.host.reconnect_error = RemoteError("ns1 (198.51.100.10): unreachable on port 22: timed out")
 
     with pytest.raises(RollbackFailed, match=r"unreachable on port 22: timed out; its dead man's switch"):
@@ -221,7 +221,7 @@ def test_primary_that_is_back_but_silent_is_a_failure(scene, lab):
     resolve(client)
     stop_named(ns1)
     resolve(client)
-    ns1.host.expect(exactly("systemctl", "start", "named"))  # "started", but named exits at once
+    ns1.host.expect(starting("start"))  # "started", but named exits at once
     ns1.host.expect(exactly("systemctl", "stop", TIMER))
 
     with pytest.raises(
@@ -242,7 +242,7 @@ def test_signals_during_the_restore_wait_for_it(scene, lab):
         interrupt.request(signal.SIGHUP)
         return ns1.on_service(call)
 
-    ns1.host.expect(exactly("systemctl", "start", "named"), respond=start_while_signalled)
+    ns1.host.expect(starting("start"), respond=start_while_signalled)
     ns1.host.expect(exactly("systemctl", "stop", TIMER))
 
     with pytest.raises(KeyboardInterrupt):  # once the primary is back

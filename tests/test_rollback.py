@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import pytest
 
-from dnsctl import apply, interrupt, render
+from dnsctl import apply, interrupt, render, service
 from dnsctl.errors import RemoteError, RollbackFailed, RolledBack
 from dnsctl.facts.host import parse_host_facts
 from dnsctl.models import parse_inventory
@@ -70,7 +70,7 @@ class LocalHost:
         self.commands: list[tuple[str, bool]] = []  # (command, reconnect)
 
     def run(self, argv, *, check=True, input=None, timeout=None, reconnect=False) -> Result:
-        if list(argv[:3]) == ["sh", "-c", apply.START_SCRIPT]:
+        if list(argv[:3]) == ["sh", "-c", service.START_SCRIPT]:
             argv = ["systemctl", *argv[4:]]  # recorded, never run here
         command = " ".join(argv[3:] if argv[:2] == ["sh", "-c"] else argv)
         self.commands.append((command, reconnect))
@@ -329,7 +329,7 @@ esac
 
 
 def run_start_script(tmp_path: Path, result: str) -> tuple[int, list[str]]:
-    """apply.START_SCRIPT with a systemctl that fails while the unit's Result is not success."""
+    """service.START_SCRIPT with a systemctl that fails while the unit's Result is not success."""
     (tmp_path / "systemctl").write_text(FAKE_SYSTEMCTL)
     (tmp_path / "systemctl").chmod(0o755)
     (tmp_path / "result").write_text(result + "\n")
@@ -338,7 +338,7 @@ def run_start_script(tmp_path: Path, result: str) -> tuple[int, list[str]]:
         "CALLS": str(tmp_path / "calls"),
         "RESULT": str(tmp_path / "result"),
     }
-    argv = ["sh", "-c", apply.START_SCRIPT, "dnsctl-start", "restart", "named"]
+    argv = service.start_command("restart", "named")
     done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     return done.returncode, (tmp_path / "calls").read_text().splitlines()
 

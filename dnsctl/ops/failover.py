@@ -26,6 +26,7 @@ from dnsctl.ops.clients import address_records, getent, sample_name
 from dnsctl.ops.session import Session
 from dnsctl.remote import Connection
 from dnsctl.report import Report
+from dnsctl.service import start_command
 
 DROP_RULE = "rule family=ipv4 service name=dns drop"
 
@@ -227,7 +228,7 @@ def _break_primary(connection: Connection, mode: str) -> None:
 def _restore_primary(connection: Connection, mode: str) -> None:
     """Undo _break_primary; every step is safe to repeat after a reconnect."""
     if mode == "stop":
-        connection.run(["systemctl", "start", "named"], reconnect=True)
+        connection.run(start_command("start", "named"), reconnect=True)
         connection.run(["systemctl", "stop", f"{SAFETY_UNIT}.timer"], check=False, reconnect=True)
     else:
         result = connection.run(
