@@ -146,6 +146,11 @@ def serial_reached(answer: SoaAnswer, serial: int, *, at_least: bool = False) ->
     return answer.serial == serial
 
 
+def wanted_serial(serial: int, *, at_least: bool = False) -> str:
+    """The serial a wait asks for, as its messages show it (see serial_reached)."""
+    return f"{serial} or later" if at_least else str(serial)
+
+
 def check_records(inventory: Inventory, zone_name: str, server: str) -> list[str]:
     """The zone's inventory records (a sample() of them), asked of server; a line per mismatch."""
     expected = inventory_rrsets(inventory, zone_name)

@@ -484,7 +484,7 @@ def _asked_too_early(
 def _confirm_serials(session: Session, host_plan: HostPlan) -> None:
     for zone, serial in host_plan.expect_serials.items():
         signed = zone in host_plan.inline_signed
-        wanted = f"{serial} or later" if signed else str(serial)
+        wanted = verify.wanted_serial(serial, at_least=signed)
         with session.report.waiting(host_plan.server, f"wait for {zone} serial {wanted}"):
             answer = verify.wait_for_serial(
                 host_plan.address, zone, serial, session.options.timeout, at_least=signed
@@ -551,7 +551,7 @@ def wait_for_transfer(
     names and places itself.
     """
     report, timeout = session.report, session.options.timeout
-    wanted = f"{serial} or later" if at_least else str(serial)
+    wanted = verify.wanted_serial(serial, at_least=at_least)
     with report.step(plan.server, f"wait for {zone_name} serial {wanted} at {plan.address}") as step:
         asked = time.monotonic()
         answer = verify.wait_for_serial(plan.address, zone_name, serial, timeout, at_least=at_least)

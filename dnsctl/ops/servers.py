@@ -33,7 +33,7 @@ def verify_primary(session: Session, zone_name: str, plan: HostPlan) -> None:
         expected = plan.expect_serials[zone_name]
         signed = zone_name in plan.inline_signed
         if not verify.serial_reached(answer, expected, at_least=signed):
-            wanted = f"{expected} or later" if signed else str(expected)
+            wanted = verify.wanted_serial(expected, at_least=signed)
             raise VerifyError(
                 f"{plan.server}: {zone_name} SOA: expected serial {wanted} with AA, "
                 f"got {verify.describe(answer)}"
