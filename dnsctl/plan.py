@@ -374,11 +374,10 @@ def catalog_listing(
     return members, gone
 
 
-def plan_signing(inventory: Inventory, plan: HostPlan, zone: str) -> tuple[bool, bool]:
+def plan_signing(inventory: Inventory, plan: HostPlan, zone: str, stanza: str | None) -> tuple[bool, bool]:
     """What signing a primary zone needs on the host: whether it is signed after this run,
-    and whether that turns signing on or off."""
+    and whether that turns signing on or off. stanza: the zone's in dnsctl's file as read."""
     layout = plan.layout
-    stanza = render.parse_managed(plan.current.get(layout.managed_conf)).get(zone)
     before = dnssec.stanza_policy(stanza)
     after = inventory.signing_policy(zone)
     flipped = stanza is not None and bool(before) != bool(after)  # a new zone has nothing to undo
@@ -423,9 +422,11 @@ def plan_server(
     (a catalog member a consumer had as its own stanza) is removed too.
     """
     layout = plan.layout
+    # Parsed once for all zones: a host with many zones has a large file.
+    stanzas = render.parse_managed(plan.current.get(layout.managed_conf))
     for zone, role in wants.items():
         if role == "primary":
-            signed, flipped = plan_signing(inventory, plan, zone)
+            signed, flipped = plan_signing(inventory, plan, zone, stanzas.get(zone))
             served = served_serials.get(zone)
             plan_zone_file(inventory, plan, zone, served, today, signed=signed, renew=flipped)
             if signed and layout.primary_file(zone) in {c.path for c in plan.changes}:
