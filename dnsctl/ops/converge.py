@@ -52,6 +52,7 @@ def gather(
     connection = session.fleet[server]
     address = inventory.servers[server].address
     configured = inventory.servers[server].layout
+    keyring = keyring or tsig.Keyring()
     primaries = [zone for zone, role in wants.items() if role == "primary"]
     # The catalog zone is a zone file of the primary like the others.
     zone_files = [zone for zone, role in wants.items() if role in ("primary", "catalog")]
@@ -77,7 +78,7 @@ def gather(
         )
     if not host_facts.bind_installed:
         # Nothing to diff against yet: converge() installs, then plans again.
-        return HostPlan(server, address, layout, host_facts, install=True, keyring=keyring or tsig.Keyring())
+        return HostPlan(server, address, layout, host_facts, install=True, keyring=keyring)
     dirs_text, files_text = read[layout.name]
     # Every file dnsctl may change, read without following links; and named's main file.
     ours = _ours(layout, zone_files)
@@ -97,8 +98,7 @@ def gather(
         for zone in primaries:
             dnssec.refuse_unsigning(server, zone, stanzas.get(zone), inventory)
 
-    host_plan = HostPlan(server, address, layout, host_facts, current=current, files=files)
-    host_plan.keyring = keyring or tsig.Keyring()
+    host_plan = HostPlan(server, address, layout, host_facts, current=current, files=files, keyring=keyring)
     host_plan.restart = session.options.restart
     host_plan.open_firewall = (
         host_facts.firewall.state == "running"
