@@ -571,6 +571,10 @@ class Fleet:
     def __getitem__(self, name: str) -> Connection:
         return self._connections[name]
 
+    def __contains__(self, name: object) -> bool:
+        """Whether the host of that name is connected."""
+        return name in self._connections
+
     def each(self, items: Sequence[T], function: Callable[[T], object]) -> list[object]:
         """Call function on every item in parallel; raise the first error after all finish."""
         if len(items) <= 1:

@@ -309,6 +309,9 @@ class FakeFleet:
             raise KeyError(name)
         return self.hosts[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.connected
+
     def each(self, items: Sequence[T], function: Callable[[T], object]) -> list[object]:
         results: list[object] = []
         errors: list[BaseException] = []

@@ -39,7 +39,6 @@ class Session:
     options: Options = field(default_factory=Options)
     inventory_path: Path | None = None  # where the inventory was read, for commands that edit it
     locked: set[str] = field(default_factory=set)  # hosts whose dnsctl lock this run holds
-    connected: set[str] = field(default_factory=set)  # hosts this run has connected to
     # Called once before the first connection: the CLI refuses a change nobody can confirm
     # there, after the command's own arguments were checked against the inventory.
     before_connect: Callable[[], None] | None = None
@@ -63,7 +62,7 @@ class Session:
 
     def connect(self, names: Sequence[str]) -> dict[str, Connection]:
         """Connect to each host not connected yet in this run (a run may converge twice)."""
-        todo = [name for name in names if name not in self.connected]
+        todo = [name for name in names if name not in self.fleet]
         if not todo:
             return self.fleet.connect([])
         if self.before_connect is not None:
@@ -73,7 +72,6 @@ class Session:
         with self.report.waiting(",".join(todo), "ssh connect"):
             connections = self.fleet.connect([self.target(name) for name in todo])
         self.report.add(",".join(todo), "ssh connect", seconds=time.monotonic() - started)
-        self.connected.update(todo)
         return connections
 
     def lock(self, names: Sequence[str]) -> None:
