@@ -424,24 +424,12 @@ def activate(connection: Connection, activation: Activation) -> None:
             discard(connection, plan)
             _refuse_changed(plan, result)
     if plan.set_aside:
+        # Not put back by a rollback: named rebuilds a zone's signed copy from the zone
+        # file and the keys, which stay where they are.
         connection.run(
-            ["sh", "-c", SET_ASIDE_SCRIPT, "dnsctl-set-aside", activation.backup_dir, *plan.set_aside]
+            ["sh", "-c", MOVE_TO_BACKUP_SCRIPT, "dnsctl-set-aside", activation.backup_dir, *plan.set_aside]
         )
     reload(connection, plan)
-
-
-# Not put back by a rollback: named rebuilds a zone's signed copy from the zone
-# file and the keys, which stay where they are.
-SET_ASIDE_SCRIPT = r"""
-set -e
-backup=$1; shift
-for path in "$@"; do
-  if [ -e "$path" ] || [ -L "$path" ]; then
-    mkdir -p -- "$backup$(dirname -- "$path")"
-    mv -f -- "$path" "$backup$path"  # a link is moved, never followed
-  fi
-done
-"""
 
 
 def reload(connection: Connection, plan: HostPlan) -> None:
@@ -547,21 +535,19 @@ def rollback(connection: Connection, activation: Activation) -> None:
         _service(connection, plan, "restart", reconnect=True)
 
 
-RETIRE_SCRIPT = r"""
-# $1: the run's backup directory (root-only, made by the activation); then the zone files
-# of removed zones. Each, and its journal, is renamed into the backup: a link there is
-# moved as a link, never followed.
+MOVE_TO_BACKUP_SCRIPT = r"""
+# $1: the run's backup directory (root-only, made by the activation); then files. Each one
+# present is renamed to its own path under the backup (a link is moved as a link, never
+# followed) and printed.
 set -e
 backup=$1; shift
 umask 077
-for target in "$@"; do
-  for file in "$target" "$target.jnl"; do
-    if [ -e "$file" ] || [ -L "$file" ]; then
-      mkdir -p -- "$backup${file%/*}"
-      mv -f -T -- "$file" "$backup$file"
-      echo "$file"
-    fi
-  done
+for file in "$@"; do
+  if [ -e "$file" ] || [ -L "$file" ]; then
+    mkdir -p -- "$backup${file%/*}"
+    mv -f -T -- "$file" "$backup$file"
+    echo "$file"
+  fi
 done
 """
 
@@ -572,7 +558,8 @@ def retire(connection: Connection, plan: HostPlan) -> list[str]:
     if not plan.retire:
         return []
     assert plan.backup_dir is not None, "retire() comes after activate()"
-    result = connection.run(["sh", "-c", RETIRE_SCRIPT, "dnsctl-retire", plan.backup_dir, *plan.retire])
+    files = [file for target in plan.retire for file in (target, f"{target}.jnl")]
+    result = connection.run(["sh", "-c", MOVE_TO_BACKUP_SCRIPT, "dnsctl-retire", plan.backup_dir, *files])
     return result.stdout.split()
 
 

@@ -466,11 +466,10 @@ class BindServer:
 
     def on_retire(self, call: Call) -> Result:
         backup, moved = call.words[4], []
-        for target in call.words[5:]:
-            for path in (target, target + ".jnl"):
-                if path in self.host.files:
-                    self.host.files[backup + path] = self.host.files.pop(path)
-                    moved.append(path)
+        for path in call.words[5:]:
+            if path in self.host.files:
+                self.host.files[backup + path] = self.host.files.pop(path)
+                moved.append(path)
         return ok(call, "".join(f"{path}\n" for path in moved))
 
     def on_service(self, call: Call) -> Result:
@@ -571,7 +570,7 @@ class BindServer:
 
     def set_aside(self) -> None:
         """Inline signing's files of a zone whose signing changes go into the backup directory."""
-        self.host.expect(script(apply.SET_ASIDE_SCRIPT), respond=self.on_set_aside)
+        self.host.expect(script(apply.MOVE_TO_BACKUP_SCRIPT, "dnsctl-set-aside"), respond=self.on_set_aside)
 
     def reload(self, *, loads: bool = True, fails: bool = False, starts: bool = False) -> None:
         """named takes the change: `rndc reload`, or (starts) enable and start it when it was not running.
@@ -626,7 +625,7 @@ class BindServer:
 
     def retire(self) -> None:
         """apply --prune moves the removed zones' files into the run's backup directory."""
-        self.host.expect(script(apply.RETIRE_SCRIPT), respond=self.on_retire)
+        self.host.expect(script(apply.MOVE_TO_BACKUP_SCRIPT, "dnsctl-retire"), respond=self.on_retire)
 
     def staged_leftovers(self) -> list[str]:
         """Staged files and validation copies dnsctl left behind."""
