@@ -231,8 +231,9 @@ def plan_zone_file(
     signed: bool = False,
     renew: bool = False,
     text_at: Callable[[int], str] | None = None,
-) -> None:
-    """Add the zone file's change (if its content differs) and the serial named must then serve.
+) -> bool:
+    """Add the zone file's change (if its content differs) and the serial named must then serve;
+    whether the file changes.
 
     The serial only moves when the content changes, and then always forward from
     the larger of the file's serial and the one named serves. It also moves when
@@ -253,11 +254,12 @@ def plan_zone_file(
     )
     if file_serial is not None and old == text_at(file_serial) and not (behind or renew):
         plan.expect_serials[zone] = file_serial
-        return
+        return False
     serial = next_serial(newest_serial(file_serial, served_serial), today)
     text = text_at(serial)
     plan.changes.append(FileChange(path, old, text, "zone", plan.layout.group, zone))
     plan.expect_serials[zone] = serial
+    return True
 
 
 def plan_config(
@@ -428,8 +430,8 @@ def plan_server(
         if role == "primary":
             signed, flipped = plan_signing(inventory, plan, zone, stanzas.get(zone))
             served = served_serials.get(zone)
-            plan_zone_file(inventory, plan, zone, served, today, signed=signed, renew=flipped)
-            if signed and layout.primary_file(zone) in {c.path for c in plan.changes}:
+            changed = plan_zone_file(inventory, plan, zone, served, today, signed=signed, renew=flipped)
+            if signed and changed:
                 plan_start_with_new_file(plan, zone)
         elif role == "catalog":
             members = catalog_listing(inventory, plan, wants)[0]
