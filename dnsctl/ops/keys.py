@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from dnsctl import interrupt, tsig, verify
 from dnsctl.errors import VerifyError
-from dnsctl.facts.files import parse_files
+from dnsctl.facts.files import FileState, parse_files
 from dnsctl.facts.named_config import ZoneStatus, parse_zone_status
 from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
-from dnsctl.platform import LAYOUTS
+from dnsctl.platform import LAYOUTS, Layout
 
 # $1 the key's name. Without BIND (init-primary installs it later in the run), the same
 # 256 random bits tsig-keygen takes, in its format.
@@ -29,17 +30,22 @@ printf 'key "%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$1" "$secre
 """
 
 
-def held_keys(session: Session, server: str) -> dict[str, tsig.Key]:
-    """The keys in a server's key file, by name (read without following a link).
+def read_layout_file(session: Session, server: str, path_of: Callable[[Layout], str]) -> list[FileState]:
+    """One of dnsctl's files on a server, read without following a link.
 
-    Without a layout in the inventory, both layouts' key files are read: a host has
-    at most the one of its own.
+    Without a layout in the inventory, both layouts' files are read: a host has at
+    most the one of its own.
     """
     layout = session.inventory.servers[server].layout
-    paths = [tsig.key_file(LAYOUTS[name]) for name in ([layout] if layout else LAYOUTS)]
+    paths = [path_of(LAYOUTS[name]) for name in ([layout] if layout else LAYOUTS)]
     output = session.fleet[server].run(["sh", "-c", READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
+    return list(parse_files(output).values())
+
+
+def held_keys(session: Session, server: str) -> dict[str, tsig.Key]:
+    """The keys in a server's key file, by name."""
     keys: dict[str, tsig.Key] = {}
-    for state in parse_files(output).values():
+    for state in read_layout_file(session, server, tsig.key_file):
         keys.update(tsig.parse_keys(state.text))
     return keys
 

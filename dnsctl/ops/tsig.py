@@ -25,14 +25,11 @@ from collections.abc import Iterator, Sequence
 
 from dnsctl import catalog, render, tsig
 from dnsctl.errors import PreconditionError, UsageError
-from dnsctl.facts.files import parse_files
-from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.ops import keys
 from dnsctl.ops.catalog import let_named_read_the_catalog
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
-from dnsctl.platform import LAYOUTS
 
 
 def key_and_zones(session: Session, target: str) -> tuple[str, list[str]]:
@@ -142,12 +139,8 @@ def _catalog_moving(session: Session, primary: str, generations: list[tsig.Key])
 
 def catalog_accepts(session: Session, primary: str) -> catalog.Accepted | None:
     """What the catalog's stanza in dnsctl's file on its primary accepts; None without one."""
-    inventory = session.inventory
-    layout = inventory.servers[primary].layout
-    paths = [LAYOUTS[name].managed_conf for name in ([layout] if layout else LAYOUTS)]
-    output = session.fleet[primary].run(["sh", "-c", READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
-    for state in parse_files(output).values():
-        stanza = render.parse_managed(state.text).get(inventory.catalog or "")
+    for state in keys.read_layout_file(session, primary, lambda layout: layout.managed_conf):
+        stanza = render.parse_managed(state.text).get(session.inventory.catalog or "")
         if stanza is not None:
             return catalog.accepted(stanza)
     return None
