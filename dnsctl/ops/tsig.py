@@ -29,7 +29,6 @@ from dnsctl.ops import keys
 from dnsctl.ops.catalog import let_named_read_the_catalog
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.session import Session
-from dnsctl.plan import HostPlan
 
 
 def key_and_zones(session: Session, target: str) -> tuple[str, list[str]]:
@@ -209,11 +208,11 @@ def _step(
     stages: list[list[str]],
     keyring: tsig.Keyring,
     prove: dict[str, list[str]] | None = None,
-) -> dict[str, HostPlan]:
+) -> None:
     """One step of the move: a converge with the step's keys; its plan kept apart in --json."""
     report = session.report
     report.text(f"step {number} of 3: {what}")
-    plans = converge(
+    converge(
         session,
         wants,
         stages,
@@ -225,7 +224,6 @@ def _step(
     report.data.setdefault("rotation", []).append(
         {"step": number, "what": what, "plan": report.data.pop("plan", {})}
     )
-    return plans
 
 
 @contextlib.contextmanager
