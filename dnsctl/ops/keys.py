@@ -56,6 +56,13 @@ def make_key(session: Session, server: str, name: str) -> tsig.Key:
     return tsig.made_key(result.stdout, name)
 
 
+def make_first_generation(session: Session, primary: str, key: str) -> tsig.Key:
+    """The first generation of a key its primary does not hold yet, made there; the plan says so."""
+    made = make_key(session, primary, tsig.next_generation(key, (), now()))
+    session.report.add(primary, f"new TSIG key {made.name}", "plan", detail=f"made on {primary}")
+    return made
+
+
 def now() -> dt.datetime:
     """The time a new generation is named after (tests set it)."""
     return dt.datetime.now(dt.UTC)
@@ -83,9 +90,7 @@ def current_keyring(session: Session, wants: dict[str, dict[str, str]]) -> tsig.
     for key, primary in primaries.items():
         found = tsig.generations(held[primary].values(), key)
         if not found:
-            name = tsig.next_generation(key, (), now())
-            found = [make_key(session, primary, name)]
-            session.report.add(primary, f"new TSIG key {name}", "plan", detail=f"made on {primary}")
+            found = [make_first_generation(session, primary, key)]
         accepted[key] = tuple(found)
         used[key] = found[-1]
     return tsig.Keyring(accepted, used)

@@ -111,8 +111,7 @@ def settle_catalog_transfers(session: Session) -> bool:
         if current and not now.by_address and set(now.keys) <= {each.name for each in current}:
             return False
         if not current:
-            current = [keys.make_key(session, primary, tsig.next_generation(key, (), keys.now()))]
-            report.add(primary, f"new TSIG key {current[0].name}", "plan", detail=f"made on {primary}")
+            current = [keys.make_first_generation(session, primary, key)]
         others = tuple(held[each] for each in now.keys if each in held and held[each] not in current)
         by_address = frozenset({key}) if now.by_address else frozenset()
         both = tsig.Keyring({key: (*others, *current)}, {key: current[-1]}, by_address)
