@@ -241,8 +241,3 @@ def ensure_catalog_zones(text: str, block: str, path: str) -> str:
         return text[:end] + "\n" + block + text[end:]
     return text[:line_start] + block + text[line_start:]
 
-
-def zonestatus_serial(text: str) -> int | None:
-    """The serial in `rndc zonestatus` output, or None."""
-    match = re.search(r"^serial: (\d+)$", text, re.MULTILINE)
-    return int(match.group(1)) if match else None

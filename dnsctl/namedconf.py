@@ -226,13 +226,7 @@ def expected_catalog(
 def _signing(
     inventory: Inventory, zone_name: str, layout: Layout, version: tuple[int, int] | None
 ) -> list[Statement]:
-    policy = inventory.signing_policy(zone_name)
-    if policy is None:
-        return []
-    clauses = [Statement(("dnssec-policy", policy))]
-    if version is None or version < dnssec.POLICY_CARRIES_INLINE_SIGNING:
-        clauses.append(Statement(("inline-signing", "yes")))
-    return [*clauses, Statement(("key-directory", dnssec.key_directory(layout)))]
+    return list(parse("\n".join(dnssec.zone_options(inventory, zone_name, layout, version))))
 
 
 def compare(

@@ -12,6 +12,7 @@ import pytest
 from dnsctl import apply, catalog, namedconf, plan, render
 from dnsctl.errors import InventoryError, PreconditionError
 from dnsctl.facts.host import parse_host_facts
+from dnsctl.facts.named_config import parse_zone_status
 from dnsctl.models import parse_inventory
 from dnsctl.ops import add_slave, init_primary
 from dnsctl.platform import DEBIAN, RHEL
@@ -145,8 +146,8 @@ def test_catalog_zones_block_goes_into_options_once():
 
 
 def test_zonestatus_serial():
-    assert catalog.zonestatus_serial("name: catalog.example\ntype: secondary\nserial: 7\n") == 7
-    assert catalog.zonestatus_serial("rndc: 'zonestatus' failed: not found\n") is None
+    assert parse_zone_status("name: catalog.example\ntype: secondary\nserial: 7\n", 0).serial == 7
+    assert parse_zone_status("rndc: 'zonestatus' failed: not found\n", 1).serial is None
 
 
 # --- planning --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from dnsctl import catalog, interrupt, verify
 from dnsctl.errors import VerifyError
+from dnsctl.facts.named_config import parse_zone_status
 from dnsctl.ops.converge import Wants, converge, primary_serial, wait_for_transfer
 from dnsctl.ops.dnssec import verify_signing
 from dnsctl.ops.session import Session
@@ -86,7 +87,7 @@ def wait_for_catalog(session: Session, server: str, serial: int) -> None:
         deadline = time.monotonic() + timeout
         while True:
             result = connection.run(["rndc", "zonestatus", name], check=False)
-            held = catalog.zonestatus_serial(result.stdout) if result.ok else None
+            held = parse_zone_status(result.stdout, 0 if result.ok else 1).serial
             answer = verify.SoaAnswer(held, True, "NOERROR")
             if verify.serial_reached(answer, serial, at_least=True):
                 step.detail = f"serial {held}"

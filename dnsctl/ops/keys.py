@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 from dnsctl import interrupt, tsig, verify
 from dnsctl.errors import VerifyError
-from dnsctl.facts.files import parse_files
+from dnsctl.facts.files import FileState, parse_files
 from dnsctl.facts.named_config import ZoneStatus, parse_zone_status
 from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.ops.session import Session
 from dnsctl.plan import HostPlan
-from dnsctl.platform import LAYOUTS
+from dnsctl.platform import LAYOUTS, Layout
 
 # $1 the key's name. Without BIND (init-primary installs it later in the run), the same
 # 256 random bits tsig-keygen takes, in its format.
@@ -29,17 +30,22 @@ printf 'key "%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$1" "$secre
 """
 
 
-def held_keys(session: Session, server: str) -> dict[str, tsig.Key]:
-    """The keys in a server's key file, by name (read without following a link).
+def read_layout_file(session: Session, server: str, path_of: Callable[[Layout], str]) -> list[FileState]:
+    """One of dnsctl's files on a server, read without following a link.
 
-    Without a layout in the inventory, both layouts' key files are read: a host has
-    at most the one of its own.
+    Without a layout in the inventory, both layouts' files are read: a host has at
+    most the one of its own.
     """
     layout = session.inventory.servers[server].layout
-    paths = [tsig.key_file(LAYOUTS[name]) for name in ([layout] if layout else LAYOUTS)]
+    paths = [path_of(LAYOUTS[name]) for name in ([layout] if layout else LAYOUTS)]
     output = session.fleet[server].run(["sh", "-c", READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
+    return list(parse_files(output).values())
+
+
+def held_keys(session: Session, server: str) -> dict[str, tsig.Key]:
+    """The keys in a server's key file, by name."""
     keys: dict[str, tsig.Key] = {}
-    for state in parse_files(output).values():
+    for state in read_layout_file(session, server, tsig.key_file):
         keys.update(tsig.parse_keys(state.text))
     return keys
 
@@ -48,6 +54,13 @@ def make_key(session: Session, server: str, name: str) -> tsig.Key:
     """A new key made on server (tsig-keygen), read back from its output; nothing is written there."""
     result = session.fleet[server].run(["sh", "-c", KEYGEN_SCRIPT, "dnsctl-keygen", name])
     return tsig.made_key(result.stdout, name)
+
+
+def make_first_generation(session: Session, primary: str, key: str) -> tsig.Key:
+    """The first generation of a key its primary does not hold yet, made there; the plan says so."""
+    made = make_key(session, primary, tsig.next_generation(key, (), now()))
+    session.report.add(primary, f"new TSIG key {made.name}", "plan", detail=f"made on {primary}")
+    return made
 
 
 def now() -> dt.datetime:
@@ -77,9 +90,7 @@ def current_keyring(session: Session, wants: dict[str, dict[str, str]]) -> tsig.
     for key, primary in primaries.items():
         found = tsig.generations(held[primary].values(), key)
         if not found:
-            name = tsig.next_generation(key, (), now())
-            found = [make_key(session, primary, name)]
-            session.report.add(primary, f"new TSIG key {name}", "plan", detail=f"made on {primary}")
+            found = [make_first_generation(session, primary, key)]
         accepted[key] = tuple(found)
         used[key] = found[-1]
     return tsig.Keyring(accepted, used)

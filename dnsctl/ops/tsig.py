@@ -25,14 +25,10 @@ from collections.abc import Iterator, Sequence
 
 from dnsctl import catalog, render, tsig
 from dnsctl.errors import PreconditionError, UsageError
-from dnsctl.facts.files import parse_files
-from dnsctl.facts.scripts import READ_FILES_SCRIPT
 from dnsctl.ops import keys
 from dnsctl.ops.catalog import let_named_read_the_catalog
 from dnsctl.ops.converge import Wants, converge
 from dnsctl.ops.session import Session
-from dnsctl.plan import HostPlan
-from dnsctl.platform import LAYOUTS
 
 
 def key_and_zones(session: Session, target: str) -> tuple[str, list[str]]:
@@ -115,8 +111,7 @@ def settle_catalog_transfers(session: Session) -> bool:
         if current and not now.by_address and set(now.keys) <= {each.name for each in current}:
             return False
         if not current:
-            current = [keys.make_key(session, primary, tsig.next_generation(key, (), keys.now()))]
-            report.add(primary, f"new TSIG key {current[0].name}", "plan", detail=f"made on {primary}")
+            current = [keys.make_first_generation(session, primary, key)]
         others = tuple(held[each] for each in now.keys if each in held and held[each] not in current)
         by_address = frozenset({key}) if now.by_address else frozenset()
         both = tsig.Keyring({key: (*others, *current)}, {key: current[-1]}, by_address)
@@ -142,12 +137,8 @@ def _catalog_moving(session: Session, primary: str, generations: list[tsig.Key])
 
 def catalog_accepts(session: Session, primary: str) -> catalog.Accepted | None:
     """What the catalog's stanza in dnsctl's file on its primary accepts; None without one."""
-    inventory = session.inventory
-    layout = inventory.servers[primary].layout
-    paths = [LAYOUTS[name].managed_conf for name in ([layout] if layout else LAYOUTS)]
-    output = session.fleet[primary].run(["sh", "-c", READ_FILES_SCRIPT, "dnsctl-read", *paths]).stdout
-    for state in parse_files(output).values():
-        stanza = render.parse_managed(state.text).get(inventory.catalog or "")
+    for state in keys.read_layout_file(session, primary, lambda layout: layout.managed_conf):
+        stanza = render.parse_managed(state.text).get(session.inventory.catalog or "")
         if stanza is not None:
             return catalog.accepted(stanza)
     return None
@@ -216,11 +207,11 @@ def _step(
     stages: list[list[str]],
     keyring: tsig.Keyring,
     prove: dict[str, list[str]] | None = None,
-) -> dict[str, HostPlan]:
+) -> None:
     """One step of the move: a converge with the step's keys; its plan kept apart in --json."""
     report = session.report
     report.text(f"step {number} of 3: {what}")
-    plans = converge(
+    converge(
         session,
         wants,
         stages,
@@ -232,7 +223,6 @@ def _step(
     report.data.setdefault("rotation", []).append(
         {"step": number, "what": what, "plan": report.data.pop("plan", {})}
     )
-    return plans
 
 
 @contextlib.contextmanager
