@@ -21,6 +21,10 @@ def check_zones(
     def known_server(name: str) -> bool:
         return name in inventory.servers or ("servers", name) in unchecked or ("servers",) in unchecked
 
+    # Each server's NS name once: nameserver() looks through every zone, so asking it per
+    # zone made loading an inventory of thousands of zones take seconds.
+    carried = {name for zone in inventory.zones.values() for name in (zone.primary, *zone.secondaries)}
+    ns_names = {name: inventory.nameserver(name) for name in inventory.servers if name in carried}
     indexes: dict[str, ZoneIndex] = {}
     for zone_name, zone in inventory.zones.items():
         where = ("zones", zone_name)
@@ -44,19 +48,19 @@ def check_zones(
             )
         positions = record_indexes.get(zone_name, range(len(zone.records)))
         servers = [
-            ZoneServer(name, inventory.nameserver(name), inventory.servers[name].address, path)
+            ZoneServer(name, ns_names[name], inventory.servers[name].address, path)
             for name, path in _server_fields(zone_name, zone)
             if name in inventory.servers
         ]
         indexes[zone_name] = check_zone(zone_name, zone.records, positions, zone.ttl, servers, problems.add)
         inventory._resolved[zone_name] = indexes[zone_name].resolved
-    carried = {name for zone in inventory.zones.values() for name in (zone.primary, *zone.secondaries)}
-    ns_names = {name: inventory.nameserver(name) for name in inventory.servers if name in carried}
     check_targets(indexes, ns_names, problems.add)
-    _add_reverse_zones(inventory, indexes, problems)
+    _add_reverse_zones(inventory, indexes, ns_names, problems)
 
 
-def _add_reverse_zones(inventory: Inventory, indexes: dict[str, ZoneIndex], problems: Problems) -> None:
+def _add_reverse_zones(
+    inventory: Inventory, indexes: dict[str, ZoneIndex], ns_names: dict[str, str], problems: Problems
+) -> None:
     """Derive the zones' reverse zones and add them to the inventory as ordinary zones.
 
     A derived PTR is one of its zone's records() but never in Zone.records, which
@@ -65,7 +69,7 @@ def _add_reverse_zones(inventory: Inventory, indexes: dict[str, ZoneIndex], prob
     settings from the first zone deriving it.
     """
     forwards = [
-        Forward(name, zone.reverse, _zone_servers(zone), _addresses(inventory, name, indexes[name]))
+        Forward(name, zone.reverse, _zone_servers(zone), _addresses(inventory, name, indexes[name], ns_names))
         for name, zone in inventory.zones.items()
         if zone.reverse and name in indexes
     ]
@@ -95,7 +99,9 @@ def _zone_servers(zone: Zone) -> ZoneServers:
     return ZoneServers(zone.primary, tuple(zone.secondaries))
 
 
-def _addresses(inventory: Inventory, zone_name: str, index: ZoneIndex) -> list[Address]:
+def _addresses(
+    inventory: Inventory, zone_name: str, index: ZoneIndex, ns_names: dict[str, str]
+) -> list[Address]:
     """The zone's A and AAAA data as served: the glue dnsctl adds for its name servers, then
     its records."""
     zone = inventory.zones[zone_name]
@@ -103,7 +109,7 @@ def _addresses(inventory: Inventory, zone_name: str, index: ZoneIndex) -> list[A
         Address(ns_name, address, None, ("servers", server, "address"))
         for server in dict.fromkeys((zone.primary, *zone.secondaries))
         if server in inventory.servers
-        and (ns_name := inventory.nameserver(server)) in index.glue
+        and (ns_name := ns_names[server]) in index.glue
         and index.glue[ns_name] == (address := inventory.servers[server].address)
         and not index.has_address_record(ns_name)
     ]

@@ -252,9 +252,15 @@ class Inventory(_Model):
         configured = self.servers[server].nameserver
         if configured:
             return configured
-        carried = self.zones_of(server)
-        forward = [zone for zone in carried if not zone.endswith(".arpa")]
-        return f"{server}.{(forward or carried or ['invalid'])[0]}".lower()
+        # Stops at the first forward zone: every zone file's NS set asks this of each of its
+        # servers, and a list of all zones carried made rendering thousands of zones quadratic.
+        first_carried = None
+        for name, zone in self.zones.items():
+            if zone.primary == server or server in zone.secondaries:
+                if not name.endswith(".arpa"):
+                    return f"{server}.{name}".lower()
+                first_carried = first_carried or name
+        return f"{server}.{first_carried or 'invalid'}".lower()
 
 
 def model_at(loc: tuple[Any, ...]) -> type[_Model] | None:

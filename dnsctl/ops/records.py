@@ -22,7 +22,9 @@ import tomli
 from dnsctl import inventory_edit
 from dnsctl.errors import InventoryError, PreconditionError, UsageError
 from dnsctl.models import Inventory, ResolvedRecord, format_path, parse_inventory
-from dnsctl.ops.converge import Wants, converge
+from dnsctl.ops.catalog import finish_consumers
+from dnsctl.ops.converge import converge
+from dnsctl.ops.inventory import desired_state
 from dnsctl.ops.servers import verify_primary
 from dnsctl.ops.session import Session
 
@@ -123,10 +125,11 @@ def _apply_zone(session: Session, zone: str, wait: bool) -> None:
     wait, each secondary's transfer of each new serial is part of the change: one that does
     not come rolls it back (exit 5), so the servers never disagree with the inventory file,
     which is then left as it was."""
-    spec = session.inventory.zones[zone]
-    zones = [zone, *session.inventory.reverse_zones(zone)]
-    wants: Wants = {spec.primary: dict.fromkeys(zones, "primary")}
-    wants.update({server: dict.fromkeys(zones, "secondary") for server in spec.secondaries})
+    inventory = session.inventory
+    spec = inventory.zones[zone]
+    zones = [zone, *inventory.reverse_zones(zone)]
+    # A catalog member reaches its secondaries through the catalog: they consume it.
+    wants = desired_state(inventory, zones)
     stages = [[spec.primary], list(spec.secondaries)] if spec.secondaries else [[spec.primary]]
     plans = converge(session, wants, stages, follow_secondaries=wait)
     if session.options.dry_run:
@@ -136,6 +139,10 @@ def _apply_zone(session: Session, zone: str, wait: bool) -> None:
     for name in zones:
         if name == zone or name in changed:
             verify_primary(session, name, primary)
+    members = [name for name in zones if name in inventory.catalog_members()]
+    consumers = [server for server in inventory.catalog_consumers() if server in plans]
+    if wait and members and consumers:
+        finish_consumers(session, plans, consumers, members, migrate=False)
 
 
 def _refuse_generated(inventory: Inventory, zone: str) -> None:

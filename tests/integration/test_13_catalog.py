@@ -203,6 +203,20 @@ def test_apply_adds_and_removes_a_member_through_the_catalog(the_lab, tmp_path):
     assert config_hash(the_lab, "ns2") == before
 
 
+def test_record_add_to_a_member_reaches_the_consumer_with_its_configuration_untouched(the_lab, tmp_path):
+    """A member's secondaries consume the catalog: a record change gives them no stanza of
+    their own (named would refuse one for a zone its catalog added)."""
+    before = config_hash(the_lab, "ns2")
+    path = inventory(the_lab, tmp_path / "records.toml", extra=MOVED_ZONE + NEW_ZONE)
+    result = dnsctl("record", "add", "newcat.test", "late", "A", "198.51.100.98", "--yes", inventory=path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {r.to_text() for rrset in ask(NS2, "late.newcat.test", "A").answer for r in rrset} == {
+        "198.51.100.98"
+    }
+    assert answered_serial(NS2, "newcat.test") == answered_serial(NS1, "newcat.test")
+    assert config_hash(the_lab, "ns2") == before
+
+
 def test_removed_zones_stop_everywhere(the_lab, catalog):
     """newcat.test came by the catalog; moved.test was an explicit stanza before it."""
     before = config_hash(the_lab, "ns2")
