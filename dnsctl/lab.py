@@ -286,12 +286,18 @@ def _ensure_bridge() -> None:
 
 
 def _nspawn_processes() -> dict[str, int]:
-    """Lab host name -> pid of its systemd-nspawn, found by command line."""
+    """Lab host name -> pid of its systemd-nspawn, found by command line.
+
+    Only root's: anyone can name a process systemd-nspawn --machine=dnslab-ns1, and the lab
+    kills these processes and runs commands as root in their children's namespaces.
+    """
     found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
+            if proc.stat().st_uid != 0:
+                continue
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
