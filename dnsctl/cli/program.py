@@ -134,6 +134,6 @@ def _exit_codes_epilog() -> str:
 def main() -> None:
     """Set up BIND primary/secondary DNS servers and their clients over SSH, and prove failover.
 
-    The options -i, --json, -v and --accept-new-host-keys work before or after
-    the command.
+    The options -i, --json, -v, --accept-new-host-keys and --forks work before or
+    after the command.
     """
