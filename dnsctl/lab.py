@@ -394,8 +394,7 @@ def _runs_named(host: LabHost) -> bool:
 
 
 def _preflight() -> None:
-    if os.geteuid() != 0:
-        raise LabError("the lab needs root (it creates containers, a bridge and mounts)")
+    _preflight_root()
     for tool in HOST_TOOLS:
         if shutil.which(tool) is None:
             raise LabError(f"{tool} is not installed (apt-get install systemd-container debootstrap)")
@@ -573,7 +572,7 @@ def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s:
 
 def _preflight_root() -> None:
     if os.geteuid() != 0:
-        raise LabError("the lab needs root")
+        raise LabError("the lab needs root (it creates containers, a bridge and mounts)")
 
 
 def _lab_mounts() -> list[str]:
