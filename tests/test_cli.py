@@ -351,6 +351,17 @@ def test_a_bug_quoting_a_secret_hides_it_on_stderr_as_in_json(sessions, good, mo
     assert 'secret "<hidden>"' in document["error"]
 
 
+def test_a_bug_outside_a_command_quoting_a_secret_hides_it_on_stderr_too(monkeypatch, good):
+    def begin(*args):
+        raise ValueError('secret "c2VjcmV0";')
+
+    monkeypatch.setattr(runner, "_begin", begin)
+    result = run("-i", str(good), "check", "--json")
+    assert result.exit_code == 70
+    assert "c2VjcmV0" not in result.stderr and "c2VjcmV0" not in result.stdout
+    assert 'secret "<hidden>"' in result.stderr
+
+
 @pytest.mark.parametrize(
     ("problem", "code"), [(click.Abort(), 130), (RuntimeError("boom"), 70), (ValueError("x"), 70)]
 )
