@@ -506,8 +506,9 @@ def render_inventory(state_dir: Path, hosts: list[LabHost]) -> str:
         "# The lab's inventory, written by `dnsctl lab up`.",
         "[ssh]",
         'user = "root"',
-        f'key = "{state_dir / "id_ed25519"}"',
-        f'known_hosts = "{state_dir / "known_hosts"}"',
+        # JSON's string escapes are TOML's: a --state-dir with a quote or a backslash stays a path.
+        f"key = {json.dumps(str(state_dir / 'id_ed25519'))}",
+        f"known_hosts = {json.dumps(str(state_dir / 'known_hosts'))}",
         "",
     ]
     for host in servers:
