@@ -286,12 +286,18 @@ def _ensure_bridge() -> None:
 
 
 def _nspawn_processes() -> dict[str, int]:
-    """Lab host name -> pid of its systemd-nspawn, found by command line."""
+    """Lab host name -> pid of its systemd-nspawn, found by command line.
+
+    Only root's: anyone can name a process systemd-nspawn --machine=dnslab-ns1, and the lab
+    kills these processes and runs commands as root in their children's namespaces.
+    """
     found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
+            if proc.stat().st_uid != 0:
+                continue
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
@@ -388,8 +394,7 @@ def _runs_named(host: LabHost) -> bool:
 
 
 def _preflight() -> None:
-    if os.geteuid() != 0:
-        raise LabError("the lab needs root (it creates containers, a bridge and mounts)")
+    _preflight_root()
     for tool in HOST_TOOLS:
         if shutil.which(tool) is None:
             raise LabError(f"{tool} is not installed (apt-get install systemd-container debootstrap)")
@@ -501,8 +506,9 @@ def render_inventory(state_dir: Path, hosts: list[LabHost]) -> str:
         "# The lab's inventory, written by `dnsctl lab up`.",
         "[ssh]",
         'user = "root"',
-        f'key = "{state_dir / "id_ed25519"}"',
-        f'known_hosts = "{state_dir / "known_hosts"}"',
+        # JSON's string escapes are TOML's: a --state-dir with a quote or a backslash stays a path.
+        f"key = {json.dumps(str(state_dir / 'id_ed25519'))}",
+        f"known_hosts = {json.dumps(str(state_dir / 'known_hosts'))}",
         "",
     ]
     for host in servers:
@@ -567,7 +573,7 @@ def lab_down(state_dir: Path = DEFAULT_STATE_DIR, progress: Progress = lambda s:
 
 def _preflight_root() -> None:
     if os.geteuid() != 0:
-        raise LabError("the lab needs root")
+        raise LabError("the lab needs root (it creates containers, a bridge and mounts)")
 
 
 def _lab_mounts() -> list[str]:

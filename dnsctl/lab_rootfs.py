@@ -168,8 +168,7 @@ def _customise(root: Path) -> None:
     for path in [*root.glob("etc/ssh/ssh_host_*"), root / "etc/bind/rndc.key"]:
         path.unlink(missing_ok=True)
     (root / "etc/machine-id").write_text("")
-    with contextlib.suppress(FileNotFoundError):
-        (root / "etc/resolv.conf").unlink()
+    (root / "etc/resolv.conf").unlink(missing_ok=True)
     (root / "etc/resolv.conf").write_text("# lab host: NetworkManager writes this\n")
     (root / "etc/bind/named.conf.options").write_text(NAMED_OPTIONS)
     (root / "etc/ssh/sshd_config.d/lab.conf").write_text(SSHD_CONFIG)

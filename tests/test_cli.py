@@ -336,6 +336,32 @@ def test_json_for_interrupt_and_bug_in_a_command(sessions, good, monkeypatch, pr
     assert result.stderr == f"dnsctl: error: {document['error']}\n"
 
 
+def test_a_bug_quoting_a_secret_hides_it_on_stderr_as_in_json(sessions, good, monkeypatch):
+    """DnsctlError masks its message itself; any other exception's text is masked on the way out."""
+    quoted = 'key "t" { algorithm hmac-sha256; secret "c2VjcmV0"; };'
+
+    def check(session):
+        raise ValueError(quoted)
+
+    monkeypatch.setattr(ops, "check", check)
+    result = run("check", "--json", "-i", str(good))
+    document = json.loads(result.stdout)
+    assert "c2VjcmV0" not in result.stderr and "c2VjcmV0" not in result.stdout
+    assert result.stderr == f"dnsctl: error: {document['error']}\n"
+    assert 'secret "<hidden>"' in document["error"]
+
+
+def test_a_bug_outside_a_command_quoting_a_secret_hides_it_on_stderr_too(monkeypatch, good):
+    def begin(*args):
+        raise ValueError('secret "c2VjcmV0";')
+
+    monkeypatch.setattr(runner, "_begin", begin)
+    result = run("-i", str(good), "check", "--json")
+    assert result.exit_code == 70
+    assert "c2VjcmV0" not in result.stderr and "c2VjcmV0" not in result.stdout
+    assert 'secret "<hidden>"' in result.stderr
+
+
 @pytest.mark.parametrize(
     ("problem", "code"), [(click.Abort(), 130), (RuntimeError("boom"), 70), (ValueError("x"), 70)]
 )

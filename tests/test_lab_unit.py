@@ -95,6 +95,13 @@ def test_inventory_is_valid_and_complete():
     assert [r.value for r in inventory.records("example.com")] == ["198.51.100.50"]
 
 
+def test_inventory_keeps_a_state_dir_with_quotes_and_backslashes():
+    state = Path('/tmp/a "lab" \\ dir')
+    inventory = parse_inventory(tomllib.loads(lab.render_inventory(state, lab.lab_hosts(1))))
+    assert inventory.ssh.key == f"{state}/id_ed25519"
+    assert inventory.ssh.known_hosts == f"{state}/known_hosts"
+
+
 def test_inventory_of_a_fleet():
     text = lab.render_inventory(Path("/x"), lab.lab_hosts(32))
     inventory = parse_inventory(tomllib.loads(text))

@@ -10,7 +10,7 @@ clients     configure-client, failover-test
 records     record add | del | list
 lab         lab up | down | status
 
-The global options (-i, --json, -v, --accept-new-host-keys) are defined once and
+The global options (-i, --json, -v, --accept-new-host-keys, --forks) are defined once and
 attached to the group and to every command, so they work before and after the
 subcommand; given twice, the one nearer the command wins. Every outcome, a usage
 error included, ends in one line per problem on stderr and, with --json, exactly one

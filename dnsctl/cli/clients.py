@@ -10,6 +10,7 @@ import click
 
 from dnsctl import ops
 from dnsctl.cli.completion import complete_clients, complete_zones
+from dnsctl.cli.options import yes_option
 from dnsctl.cli.program import main
 from dnsctl.cli.runner import run_op, set_options
 from dnsctl.errors import UsageError
@@ -25,7 +26,7 @@ from dnsctl.errors import UsageError
 )
 @click.option("--dns-options", help="Resolver options, e.g. timeout:1,attempts:1.")
 @click.option("--dry-run", is_flag=True, help="Show the change and make none.")
-@click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
+@yes_option
 @run_op("configure-client", changes=True)
 def configure_client(
     session: ops.Session,

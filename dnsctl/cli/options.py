@@ -94,11 +94,27 @@ def global_options() -> list[click.Option]:
     ]
 
 
-change_options = [
-    click.option("--dry-run", is_flag=True, help="Show the plan (diffs and actions) and change nothing."),
+def with_options(*options: Callable[..., Any]) -> Callable[..., Any]:
+    """One decorator for a set of options, listed in the order --help shows them."""
+
+    def apply(function: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            function = option(function)
+        return function
+
+    return apply
+
+
+dry_run_option = click.option(
+    "--dry-run", is_flag=True, help="Show the plan (diffs and actions) and change nothing."
+)
+yes_option = click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
+
+with_change_options = with_options(
+    dry_run_option,
     click.option("--restart", is_flag=True, help="Restart named instead of reloading it."),
     click.option("--no-firewall", is_flag=True, help="Leave firewalld alone."),
-    click.option("-y", "--yes", is_flag=True, help="Apply without asking."),
+    yes_option,
     click.option(
         "--timeout",
         default=30.0,
@@ -111,10 +127,4 @@ change_options = [
         is_flag=True,
         help="Turn DNSSEC off on a signed zone (remove its DS at the parent first).",
     ),
-]
-
-
-def with_change_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(change_options):
-        function = option(function)
-    return function
+)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from dnsctl import __version__
+from dnsctl import __version__, secrets
 from dnsctl.cli.options import GlobalOptions, global_options, global_options_of
 from dnsctl.errors import EXIT_CODES
 from dnsctl.report import Report
@@ -100,6 +100,7 @@ class DnsctlGroup(DnsctlCommand, click.Group):
 
 def _fail(options: GlobalOptions, command: str | None, code: int, message: str) -> None:
     """An error before any command ran: one line, one document with --json, the exit code."""
+    message = secrets.mask(message)  # a bug's text may quote a secret; the document masks it too
     if options.json_output:
         report = Report(command, json_mode=True)
         report.emit(ok=False, error=message, exit_code=code)
@@ -134,6 +135,6 @@ def _exit_codes_epilog() -> str:
 def main() -> None:
     """Set up BIND primary/secondary DNS servers and their clients over SSH, and prove failover.
 
-    The options -i, --json, -v and --accept-new-host-keys work before or after
-    the command.
+    The options -i, --json, -v, --accept-new-host-keys and --forks work before or
+    after the command.
     """

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import click
 
 from dnsctl import ops
 from dnsctl.cli.completion import complete_zones
+from dnsctl.cli.options import dry_run_option, with_options, yes_option
 from dnsctl.cli.program import main
 from dnsctl.cli.runner import run_op, set_options
 
@@ -18,9 +18,9 @@ def record_group() -> None:
     """Add, delete or list a zone's records: the inventory file is edited, then the zone applied."""
 
 
-record_change_options = [
-    click.option("--dry-run", is_flag=True, help="Show the plan (diffs and actions) and change nothing."),
-    click.option("-y", "--yes", is_flag=True, help="Apply without asking."),
+with_record_change_options = with_options(
+    dry_run_option,
+    yes_option,
     click.option("--no-wait", is_flag=True, help="Return once the primary serves the change."),
     click.option(
         "--timeout",
@@ -29,13 +29,7 @@ record_change_options = [
         show_default=True,
         help="Seconds to wait for the primary, then for every secondary, to serve the change.",
     ),
-]
-
-
-def with_record_change_options(function: Callable[..., Any]) -> Callable[..., Any]:
-    for option in reversed(record_change_options):
-        function = option(function)
-    return function
+)
 
 
 @record_group.command("add")

@@ -65,7 +65,9 @@ def _finish(ctx: click.Context, report: Report, run: Callable[[], None], *, inte
     except KeyboardInterrupt:
         code, error = 130, interrupted
     except Exception as exc:  # a bug: still one line, never a traceback
-        code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {exc}"
+        # Its text may quote a file or a host's output; a DnsctlError masks its own.
+        reason = secrets.mask(str(exc))
+        code, error = 70, f"internal error (a bug in dnsctl): {exc.__class__.__name__}: {reason}"
     report.emit(ok=code == 0, error=error, exit_code=code, errors=problems or None)
     if error:
         with report.paused():
