@@ -21,8 +21,8 @@ import dns.serial
 from dnsctl.errors import PreconditionError
 from dnsctl.facts.dig import Transfer
 from dnsctl.facts.doctor import PrimaryPath, SecondaryPath
-from dnsctl.facts.host import HostFacts, parse_host_facts
-from dnsctl.facts.named_config import NamedConfig, ZoneConfig, ZoneStatus, parse_config
+from dnsctl.facts.host import HostFacts
+from dnsctl.facts.named_config import NamedConfig, ZoneConfig, ZoneStatus
 from dnsctl.platform import Layout
 
 # Log lines that say something went wrong.
@@ -51,13 +51,6 @@ class Side:
     host: HostFacts
     config: NamedConfig
     loaded: ZoneStatus
-
-    @classmethod
-    def parse(
-        cls, name: str, address: str, host_text: str, config_text: str, layout: str | None = None
-    ) -> Side:
-        config, loaded = parse_config(config_text)
-        return cls(name, address, parse_host_facts(host_text, layout), config, loaded)
 
     @property
     def layout(self) -> Layout:

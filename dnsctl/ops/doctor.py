@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from dnsctl.errors import PreconditionError, UsageError, VerifyError
 from dnsctl.facts.dig import Transfer, parse_transfers
 from dnsctl.facts.doctor import PrimaryPath, SecondaryPath, parse_primary_path, parse_secondary_path
-from dnsctl.facts.host import parse_host_facts
+from dnsctl.facts.named_config import parse_config
 from dnsctl.facts.scripts import (
     CONFIG_SCRIPT,
-    HOST_SCRIPT,
     PRIMARY_PATH_SCRIPT,
     SECONDARY_PATH_SCRIPT,
     TRANSFER_SCRIPT,
 )
 from dnsctl.ops.session import Session
+from dnsctl.ops.status import read_host
 from dnsctl.transfer_path import Link, Pair, Side, walk
 
 
@@ -87,18 +87,18 @@ def _link_data(link: Link | None) -> dict[str, object] | None:
 
 def read_side(session: Session, name: str, zone_name: str) -> Side:
     """Host facts and named's configuration of one side."""
-    connection = session.fleet[name]
-    server = session.inventory.servers[name]
-    host_text = connection.run(["sh", "-c", HOST_SCRIPT, "dnsctl-facts", server.address]).stdout
-    layout = parse_host_facts(host_text, server.layout).layout
-    if layout is None:
+    host = read_host(session, name)
+    if host.layout is None:
         raise PreconditionError(
             f"{name}: cannot tell the OS family from /etc/os-release; set servers.{name}.layout"
         )
-    config_text = connection.run(
-        ["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", layout.named_conf, zone_name]
-    ).stdout
-    return Side.parse(name, server.address, host_text, config_text, server.layout)
+    config_text = (
+        session.fleet[name]
+        .run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", host.layout.named_conf, zone_name])
+        .stdout
+    )
+    config, loaded = parse_config(config_text)
+    return Side(name, session.inventory.servers[name].address, host, config, loaded)
 
 
 def read_pairs(session: Session, zone_name: str, primary_name: str, secondaries: list[str]) -> list[Pair]:
