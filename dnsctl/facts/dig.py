@@ -4,9 +4,10 @@ transfer (records received, refused, TSIG error, no answer)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dnsctl.facts.scripts import sections
+from dnsctl.facts.scripts import TRANSFER_SCRIPT, sections
 
 _DIG_ERROR = re.compile(
     r"^;; (?:communications error to \S+: |Connection to \S+ for \S+ failed: |)"
@@ -86,6 +87,30 @@ class Transfer:
         if self.failed or not self.records:
             return "refused (Transfer failed)"
         return f"transferred {self.records} records"
+
+
+def transfer_command(
+    zone: str,
+    addresses: Sequence[str],
+    *,
+    source: str = "",
+    key: str | None = None,
+    named_conf: str = "",
+    mode: str = "count",
+) -> list[str]:
+    """TRANSFER_SCRIPT's command line: ask each address for an AXFR of zone."""
+    return [
+        "sh",
+        "-c",
+        TRANSFER_SCRIPT,
+        "dnsctl-transfer",
+        zone,
+        source,
+        key or "",
+        named_conf,
+        mode,
+        *addresses,
+    ]
 
 
 def parse_transfers(text: str) -> dict[str, Transfer]:

@@ -13,17 +13,16 @@ import time
 from dataclasses import dataclass
 
 from dnsctl.errors import PreconditionError, UsageError, VerifyError
-from dnsctl.facts.dig import Transfer, parse_transfers
+from dnsctl.facts.dig import Transfer, parse_transfers, transfer_command
 from dnsctl.facts.doctor import PrimaryPath, SecondaryPath, parse_primary_path, parse_secondary_path
 from dnsctl.facts.named_config import parse_config
 from dnsctl.facts.scripts import (
     CONFIG_SCRIPT,
     PRIMARY_PATH_SCRIPT,
     SECONDARY_PATH_SCRIPT,
-    TRANSFER_SCRIPT,
 )
 from dnsctl.ops.session import Session
-from dnsctl.ops.status import read_host
+from dnsctl.ops.status import read_host, transfer_key
 from dnsctl.transfer_path import Link, Pair, Side, walk
 
 
@@ -169,9 +168,7 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
     """On the secondary: SOA over UDP and TCP and an AXFR to the primary, the zone's directory,
     journal and log."""
     layout = secondary.layout
-    inventory = session.inventory
-    member_of = inventory.catalog if zone_name in inventory.catalog_members() else None
-    key = secondary.config.primary_key(zone_name, member_of, primary.address)
+    key = transfer_key(session, secondary.config, zone_name, primary.address)
     output, ours = _timed(
         session,
         secondary.name,
@@ -192,23 +189,9 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
             f"{secondary.name}: dig is not installed (bind9-dnsutils or bind-utils); "
             "doctor runs it there to test the path to the primary"
         )
-    transfers = parse_transfers(
-        session.fleet[secondary.name]
-        .run(
-            [
-                "sh",
-                "-c",
-                TRANSFER_SCRIPT,
-                "dnsctl-transfer",
-                zone_name,
-                secondary.address,
-                key or "",
-                layout.named_conf,
-                "count",
-                primary.address,
-            ]
-        )
-        .stdout
+    asked = transfer_command(
+        zone_name, [primary.address], source=secondary.address, key=key, named_conf=layout.named_conf
     )
+    transfers = parse_transfers(session.fleet[secondary.name].run(asked).stdout)
     clock = None if at_secondary.clock is None else at_secondary.clock - ours
     return Probe(at_secondary, transfers[primary.address], key, clock)
