@@ -115,7 +115,7 @@ def transfer_command(
 
 def parse_transfers(text: str) -> dict[str, Transfer]:
     """TRANSFER_SCRIPT's output, by address asked."""
-    if text.startswith("@@no-dig"):
+    if dig_missing(text):
         return {}
     return {address: parse_transfer("\n".join(lines)) for address, lines in sections(text).items()}
 
