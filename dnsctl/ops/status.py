@@ -82,16 +82,12 @@ def status(session: Session, zones: Sequence[str] = ()) -> None:
     client = next(iter(inventory.clients), None)
     found = Findings()
     reachable = _connect(session, [*servers, *([client] if client else [])], found)
+    connected = [server for server in servers if server in reachable]
     host_facts = dict(
-        zip(
-            [s for s in servers if s in reachable],
-            session.fleet.each([s for s in servers if s in reachable], lambda s: read_host(session, s)),
-            strict=True,
-        )
+        zip(connected, session.fleet.each(connected, lambda s: read_host(session, s)), strict=True)
     )
-    for server in servers:
-        if server in host_facts:
-            _check_firewall(server, host_facts[server], found)
+    for server, host in host_facts.items():
+        _check_firewall(server, host, found)
     for name in names:
         _check_zone(session, name, client if client in reachable else None, reachable, host_facts, found)
     _show(session, found, client)
