@@ -43,7 +43,7 @@ def doctor(session: Session, zone_name: str, secondary: str | None = None) -> No
     session.connect([zone.primary, *targets])
     pairs = read_pairs(session, zone_name, zone.primary, targets)
     report = session.report
-    broken: list[tuple[str, Link]] = []
+    broken: dict[str, Link] = {}
     for name, pair in zip(targets, pairs, strict=True):
         report.text(f"{zone_name}: {zone.primary} -> {name}")
         links = walk(pair)
@@ -58,16 +58,15 @@ def doctor(session: Session, zone_name: str, secondary: str | None = None) -> No
             )
         last = links[-1]
         if not last.ok:
-            broken.append((name, last))
+            broken[name] = last
             report.text(f"     fix: {last.fix}")
             if last.evidence:
                 report.text("     named's log:\n" + "\n".join(f"       {line}" for line in last.evidence))
     report.data["doctor"] = {
-        name: {"healthy": name not in dict(broken), "broken": _link_data(dict(broken).get(name))}
-        for name in targets
+        name: {"healthy": name not in broken, "broken": _link_data(broken.get(name))} for name in targets
     }
     if broken:
-        name, link = broken[0]
+        name, link = next(iter(broken.items()))
         more = f" ({len(broken)} of {len(targets)} secondaries broken)" if len(broken) > 1 else ""
         raise VerifyError(f"{zone_name} to {name}: {link.check}: {link.detail}{more}")
 
