@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import dns.serial
 
-from dnsctl.errors import PreconditionError
 from dnsctl.facts.dig import Transfer
 from dnsctl.facts.doctor import PrimaryPath, SecondaryPath
 from dnsctl.facts.host import HostFacts
@@ -54,11 +53,7 @@ class Side:
 
     @property
     def layout(self) -> Layout:
-        if self.host.layout is None:
-            raise PreconditionError(
-                f"{self.name}: cannot tell the OS family from /etc/os-release; set servers.{self.name}.layout"
-            )
-        return self.host.layout
+        return self.host.known_layout(self.name)
 
     def zone(self, name: str) -> ZoneConfig | None:
         return self.config.zones.get(name)

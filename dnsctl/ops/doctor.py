@@ -86,13 +86,10 @@ def _link_data(link: Link | None) -> dict[str, object] | None:
 def read_side(session: Session, name: str, zone_name: str) -> Side:
     """Host facts and named's configuration of one side."""
     host = read_host(session, name)
-    if host.layout is None:
-        raise PreconditionError(
-            f"{name}: cannot tell the OS family from /etc/os-release; set servers.{name}.layout"
-        )
+    layout = host.known_layout(name)
     config_text = (
         session.fleet[name]
-        .run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", host.layout.named_conf, zone_name])
+        .run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", layout.named_conf, zone_name])
         .stdout
     )
     config, loaded = parse_config(config_text)
