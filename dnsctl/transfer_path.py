@@ -235,7 +235,8 @@ def _reaches(pair: Pair, protocol: str) -> Link:
             _firewall_fix(pair, protocol),
         )
     if answer.status == "REFUSED":
-        allowed = primary.zone(zone).allow_query if primary.zone(zone) else None
+        stanza = primary.zone(zone)
+        allowed = stanza.allow_query if stanza is not None else None
         shown = f"allow-query {{ {'; '.join(allowed)}; }}" if allowed else "its allow-query"
         return Link(
             secondary.name,
