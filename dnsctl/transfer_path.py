@@ -431,18 +431,19 @@ def notify_reaches(pair: Pair) -> Link:
 
 
 def _refresh(pair: Pair) -> str:
-    soa = [data for section, _, rdtype, data in pair.at_secondary.udp.records if rdtype == "SOA"]
-    fields = soa[0].split() if soa else []
+    fields = pair.at_secondary.udp.soa
     return fields[3] if len(fields) > 3 else "?"
 
 
 def _notified_names(pair: Pair) -> list[str]:
     """The NS names named notifies by default: all but the SOA's primary name server."""
-    records = pair.at_secondary.udp.records
-    soa = [data.split()[0] for _, _, rdtype, data in records if rdtype == "SOA"]
+    answer = pair.at_secondary.udp
+    mname = answer.soa[:1]
     zone = f"{pair.zone}."
     return [
-        data for _, owner, rdtype, data in records if rdtype == "NS" and owner == zone and data not in soa
+        data
+        for _, owner, rdtype, data in answer.records
+        if rdtype == "NS" and owner == zone and data not in mname
     ]
 
 

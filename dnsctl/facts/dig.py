@@ -37,9 +37,14 @@ class DigAnswer:
     error: str | None  # "connection refused", "host unreachable", "timed out"...
 
     @property
-    def serial(self) -> int | None:
+    def soa(self) -> list[str]:
+        """The answer's SOA data as fields (mname rname serial refresh ...); empty without one."""
         soa = [data for section, _, rdtype, data in self.records if section == "ANSWER" and rdtype == "SOA"]
-        return int(soa[0].split()[2]) if soa else None
+        return soa[0].split() if soa else []
+
+    @property
+    def serial(self) -> int | None:
+        return int(self.soa[2]) if self.soa else None
 
     def addresses(self, owner: str) -> set[str]:
         """The A and AAAA data for owner (absolute, with its final dot) in any section."""
