@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import dns.serial
 
-from dnsctl.errors import PreconditionError
 from dnsctl.facts.dig import Transfer
 from dnsctl.facts.doctor import PrimaryPath, SecondaryPath
-from dnsctl.facts.host import HostFacts, parse_host_facts
-from dnsctl.facts.named_config import NamedConfig, ZoneConfig, ZoneStatus, parse_config
+from dnsctl.facts.host import HostFacts
+from dnsctl.facts.named_config import NamedConfig, ZoneConfig, ZoneStatus
 from dnsctl.platform import Layout
 
 # Log lines that say something went wrong.
@@ -52,20 +51,9 @@ class Side:
     config: NamedConfig
     loaded: ZoneStatus
 
-    @classmethod
-    def parse(
-        cls, name: str, address: str, host_text: str, config_text: str, layout: str | None = None
-    ) -> Side:
-        config, loaded = parse_config(config_text)
-        return cls(name, address, parse_host_facts(host_text, layout), config, loaded)
-
     @property
     def layout(self) -> Layout:
-        if self.host.layout is None:
-            raise PreconditionError(
-                f"{self.name}: cannot tell the OS family from /etc/os-release; set servers.{self.name}.layout"
-            )
-        return self.host.layout
+        return self.host.known_layout(self.name)
 
     def zone(self, name: str) -> ZoneConfig | None:
         return self.config.zones.get(name)
@@ -247,7 +235,8 @@ def _reaches(pair: Pair, protocol: str) -> Link:
             _firewall_fix(pair, protocol),
         )
     if answer.status == "REFUSED":
-        allowed = primary.zone(zone).allow_query if primary.zone(zone) else None
+        stanza = primary.zone(zone)
+        allowed = stanza.allow_query if stanza is not None else None
         shown = f"allow-query {{ {'; '.join(allowed)}; }}" if allowed else "its allow-query"
         return Link(
             secondary.name,
@@ -442,18 +431,19 @@ def notify_reaches(pair: Pair) -> Link:
 
 
 def _refresh(pair: Pair) -> str:
-    soa = [data for section, _, rdtype, data in pair.at_secondary.udp.records if rdtype == "SOA"]
-    fields = soa[0].split() if soa else []
+    fields = pair.at_secondary.udp.soa
     return fields[3] if len(fields) > 3 else "?"
 
 
 def _notified_names(pair: Pair) -> list[str]:
     """The NS names named notifies by default: all but the SOA's primary name server."""
-    records = pair.at_secondary.udp.records
-    soa = [data.split()[0] for _, _, rdtype, data in records if rdtype == "SOA"]
+    answer = pair.at_secondary.udp
+    mname = answer.soa[:1]
     zone = f"{pair.zone}."
     return [
-        data for _, owner, rdtype, data in records if rdtype == "NS" and owner == zone and data not in soa
+        data
+        for _, owner, rdtype, data in answer.records
+        if rdtype == "NS" and owner == zone and data not in mname
     ]
 
 

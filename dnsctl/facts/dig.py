@@ -4,9 +4,10 @@ transfer (records received, refused, TSIG error, no answer)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dnsctl.facts.scripts import sections
+from dnsctl.facts.scripts import TRANSFER_SCRIPT, sections
 
 _DIG_ERROR = re.compile(
     r"^;; (?:communications error to \S+: |Connection to \S+ for \S+ failed: |)"
@@ -36,9 +37,14 @@ class DigAnswer:
     error: str | None  # "connection refused", "host unreachable", "timed out"...
 
     @property
-    def serial(self) -> int | None:
+    def soa(self) -> list[str]:
+        """The answer's SOA data as fields (mname rname serial refresh ...); empty without one."""
         soa = [data for section, _, rdtype, data in self.records if section == "ANSWER" and rdtype == "SOA"]
-        return int(soa[0].split()[2]) if soa else None
+        return soa[0].split() if soa else []
+
+    @property
+    def serial(self) -> int | None:
+        return int(self.soa[2]) if self.soa else None
 
     def addresses(self, owner: str) -> set[str]:
         """The A and AAAA data for owner (absolute, with its final dot) in any section."""
@@ -88,9 +94,33 @@ class Transfer:
         return f"transferred {self.records} records"
 
 
+def transfer_command(
+    zone: str,
+    addresses: Sequence[str],
+    *,
+    source: str = "",
+    key: str | None = None,
+    named_conf: str = "",
+    mode: str = "count",
+) -> list[str]:
+    """TRANSFER_SCRIPT's command line: ask each address for an AXFR of zone."""
+    return [
+        "sh",
+        "-c",
+        TRANSFER_SCRIPT,
+        "dnsctl-transfer",
+        zone,
+        source,
+        key or "",
+        named_conf,
+        mode,
+        *addresses,
+    ]
+
+
 def parse_transfers(text: str) -> dict[str, Transfer]:
     """TRANSFER_SCRIPT's output, by address asked."""
-    if text.startswith("@@no-dig"):
+    if dig_missing(text):
         return {}
     return {address: parse_transfer("\n".join(lines)) for address, lines in sections(text).items()}
 

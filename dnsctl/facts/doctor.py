@@ -101,13 +101,16 @@ def _log(lines: list[str]) -> tuple[str, ...]:
     return tuple(line for line in lines if line.strip())
 
 
+def _journal(lines: list[str]) -> str | None:
+    return next((line.strip() for line in lines if line.strip()), None)
+
+
 def parse_primary_path(text: str, firewall_zone: str | None) -> PrimaryPath:
     parts = sections(text)
-    journal = [line.strip() for line in parts.get("journal", []) if line.strip()]
     return PrimaryPath(
         listening=parse_listening(parts.get("listen", [])),
         firewall=parse_firewall_zone(firewall_zone, parts.get("firewall", [])) if firewall_zone else None,
-        journal=journal[0] if journal else None,
+        journal=_journal(parts.get("journal", [])),
         log=_log(parts.get("log", [])),
         clock=_clock(parts.get("clock", [])),
     )
@@ -118,12 +121,11 @@ def parse_secondary_path(text: str) -> SecondaryPath | None:
     if dig_missing(text):
         return None
     parts = sections(text)
-    journal = [line.strip() for line in parts.get("journal", []) if line.strip()]
     return SecondaryPath(
         udp=parse_dig("\n".join(parts.get("udp", []))),
         tcp=parse_dig("\n".join(parts.get("tcp", []))),
         directory=parse_directory(parts.get("directory", [])),
-        journal=journal[0] if journal else None,
+        journal=_journal(parts.get("journal", [])),
         log=_log(parts.get("log", [])),
         clock=_clock(parts.get("clock", [])),
     )

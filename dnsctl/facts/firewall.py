@@ -44,7 +44,7 @@ def parse_firewall_zone(name: str, lines: list[str]) -> FirewallZone | None:
     current = None
     for line in lines:
         key, sep, value = line.strip().partition(":")
-        if sep and line.startswith("  ") and not line.startswith("\t"):
+        if sep and line.startswith("  "):
             current = key.strip()
             values[current] = value.split() if current != "rich rules" else []
         elif current == "rich rules" and line.strip():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dnsctl.errors import PreconditionError
 from dnsctl.facts.firewall import Firewall
 from dnsctl.facts.scripts import sections
 from dnsctl.platform import LAYOUTS, Layout, detect_layout
@@ -25,6 +26,14 @@ class HostFacts:
     @property
     def bind_installed(self) -> bool:
         return {"named", "named-checkconf", "named-checkzone", "rndc"} <= self.tools
+
+    def known_layout(self, server: str) -> Layout:
+        """The layout; PreconditionError when neither the inventory nor os-release tells it."""
+        if self.layout is None:
+            raise PreconditionError(
+                f"{server}: cannot tell the OS family from /etc/os-release; set servers.{server}.layout"
+            )
+        return self.layout
 
 
 def parse_host_facts(text: str, layout_name: str | None = None) -> HostFacts:

@@ -13,17 +13,16 @@ import time
 from dataclasses import dataclass
 
 from dnsctl.errors import PreconditionError, UsageError, VerifyError
-from dnsctl.facts.dig import Transfer, parse_transfers
+from dnsctl.facts.dig import Transfer, parse_transfers, transfer_command
 from dnsctl.facts.doctor import PrimaryPath, SecondaryPath, parse_primary_path, parse_secondary_path
-from dnsctl.facts.host import parse_host_facts
+from dnsctl.facts.named_config import parse_config
 from dnsctl.facts.scripts import (
     CONFIG_SCRIPT,
-    HOST_SCRIPT,
     PRIMARY_PATH_SCRIPT,
     SECONDARY_PATH_SCRIPT,
-    TRANSFER_SCRIPT,
 )
 from dnsctl.ops.session import Session
+from dnsctl.ops.status import read_host, transfer_key
 from dnsctl.transfer_path import Link, Pair, Side, walk
 
 
@@ -44,7 +43,7 @@ def doctor(session: Session, zone_name: str, secondary: str | None = None) -> No
     session.connect([zone.primary, *targets])
     pairs = read_pairs(session, zone_name, zone.primary, targets)
     report = session.report
-    broken: list[tuple[str, Link]] = []
+    broken: dict[str, Link] = {}
     for name, pair in zip(targets, pairs, strict=True):
         report.text(f"{zone_name}: {zone.primary} -> {name}")
         links = walk(pair)
@@ -59,16 +58,15 @@ def doctor(session: Session, zone_name: str, secondary: str | None = None) -> No
             )
         last = links[-1]
         if not last.ok:
-            broken.append((name, last))
+            broken[name] = last
             report.text(f"     fix: {last.fix}")
             if last.evidence:
                 report.text("     named's log:\n" + "\n".join(f"       {line}" for line in last.evidence))
     report.data["doctor"] = {
-        name: {"healthy": name not in dict(broken), "broken": _link_data(dict(broken).get(name))}
-        for name in targets
+        name: {"healthy": name not in broken, "broken": _link_data(broken.get(name))} for name in targets
     }
     if broken:
-        name, link = broken[0]
+        name, link = next(iter(broken.items()))
         more = f" ({len(broken)} of {len(targets)} secondaries broken)" if len(broken) > 1 else ""
         raise VerifyError(f"{zone_name} to {name}: {link.check}: {link.detail}{more}")
 
@@ -87,18 +85,15 @@ def _link_data(link: Link | None) -> dict[str, object] | None:
 
 def read_side(session: Session, name: str, zone_name: str) -> Side:
     """Host facts and named's configuration of one side."""
-    connection = session.fleet[name]
-    server = session.inventory.servers[name]
-    host_text = connection.run(["sh", "-c", HOST_SCRIPT, "dnsctl-facts", server.address]).stdout
-    layout = parse_host_facts(host_text, server.layout).layout
-    if layout is None:
-        raise PreconditionError(
-            f"{name}: cannot tell the OS family from /etc/os-release; set servers.{name}.layout"
-        )
-    config_text = connection.run(
-        ["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", layout.named_conf, zone_name]
-    ).stdout
-    return Side.parse(name, server.address, host_text, config_text, server.layout)
+    host = read_host(session, name)
+    layout = host.known_layout(name)
+    config_text = (
+        session.fleet[name]
+        .run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", layout.named_conf, zone_name])
+        .stdout
+    )
+    config, loaded = parse_config(config_text)
+    return Side(name, session.inventory.servers[name].address, host, config, loaded)
 
 
 def read_pairs(session: Session, zone_name: str, primary_name: str, secondaries: list[str]) -> list[Pair]:
@@ -169,9 +164,7 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
     """On the secondary: SOA over UDP and TCP and an AXFR to the primary, the zone's directory,
     journal and log."""
     layout = secondary.layout
-    inventory = session.inventory
-    member_of = inventory.catalog if zone_name in inventory.catalog_members() else None
-    key = secondary.config.primary_key(zone_name, member_of, primary.address)
+    key = transfer_key(session, secondary.config, zone_name, primary.address)
     output, ours = _timed(
         session,
         secondary.name,
@@ -192,23 +185,9 @@ def probe_from(session: Session, zone_name: str, primary: Side, secondary: Side)
             f"{secondary.name}: dig is not installed (bind9-dnsutils or bind-utils); "
             "doctor runs it there to test the path to the primary"
         )
-    transfers = parse_transfers(
-        session.fleet[secondary.name]
-        .run(
-            [
-                "sh",
-                "-c",
-                TRANSFER_SCRIPT,
-                "dnsctl-transfer",
-                zone_name,
-                secondary.address,
-                key or "",
-                layout.named_conf,
-                "count",
-                primary.address,
-            ]
-        )
-        .stdout
+    asked = transfer_command(
+        zone_name, [primary.address], source=secondary.address, key=key, named_conf=layout.named_conf
     )
+    transfers = parse_transfers(session.fleet[secondary.name].run(asked).stdout)
     clock = None if at_secondary.clock is None else at_secondary.clock - ours
     return Probe(at_secondary, transfers[primary.address], key, clock)

@@ -19,10 +19,10 @@ import dns.exception
 
 from dnsctl import dnssec, verify
 from dnsctl.errors import RemoteError, VerifyError
-from dnsctl.facts.dig import Transfer, parse_transfers
+from dnsctl.facts.dig import Transfer, parse_transfers, transfer_command
 from dnsctl.facts.host import HostFacts, parse_host_facts
-from dnsctl.facts.named_config import parse_config
-from dnsctl.facts.scripts import CONFIG_SCRIPT, HOST_SCRIPT, TRANSFER_SCRIPT, sections
+from dnsctl.facts.named_config import NamedConfig, parse_config
+from dnsctl.facts.scripts import CONFIG_SCRIPT, HOST_SCRIPT, sections
 from dnsctl.ops.session import Session
 
 # The table's columns after zone, server, role and serial; a cell is ok, FAIL or - (not asked).
@@ -82,16 +82,12 @@ def status(session: Session, zones: Sequence[str] = ()) -> None:
     client = next(iter(inventory.clients), None)
     found = Findings()
     reachable = _connect(session, [*servers, *([client] if client else [])], found)
+    connected = [server for server in servers if server in reachable]
     host_facts = dict(
-        zip(
-            [s for s in servers if s in reachable],
-            session.fleet.each([s for s in servers if s in reachable], lambda s: read_host(session, s)),
-            strict=True,
-        )
+        zip(connected, session.fleet.each(connected, lambda s: read_host(session, s)), strict=True)
     )
-    for server in servers:
-        if server in host_facts:
-            _check_firewall(server, host_facts[server], found)
+    for server, host in host_facts.items():
+        _check_firewall(server, host, found)
     for name in names:
         _check_zone(session, name, client if client in reachable else None, reachable, host_facts, found)
     _show(session, found, client)
@@ -241,12 +237,7 @@ def _check_zone(
 def transfers_from(session: Session, client: str, zone_name: str, servers: list[str]) -> dict[str, Transfer]:
     """Ask every server for an AXFR of the zone from the client; by server address."""
     addresses = [session.inventory.servers[server].address for server in servers]
-    output = (
-        session.fleet[client]
-        .run(["sh", "-c", TRANSFER_SCRIPT, "dnsctl-transfer", zone_name, "", "", "", "count", *addresses])
-        .stdout
-    )
-    return parse_transfers(output)
+    return parse_transfers(session.fleet[client].run(transfer_command(zone_name, addresses)).stdout)
 
 
 def _from_client(attempt: Transfer) -> verify.TransferAnswer:
@@ -316,22 +307,11 @@ def served_by_transfer(
     config, _ = parse_config(
         connection.run(["sh", "-c", CONFIG_SCRIPT, "dnsctl-config", host.layout.named_conf, zone_name]).stdout
     )
-    inventory = session.inventory
-    member_of = inventory.catalog if zone_name in inventory.catalog_members() else None
-    key = config.primary_key(zone_name, member_of, primary)
+    key = transfer_key(session, config, zone_name, primary)
     output = connection.run(
-        [
-            "sh",
-            "-c",
-            TRANSFER_SCRIPT,
-            "dnsctl-transfer",
-            zone_name,
-            own,
-            key or "",
-            host.layout.named_conf,
-            "dump",
-            primary,
-        ]
+        transfer_command(
+            zone_name, [primary], source=own, key=key, named_conf=host.layout.named_conf, mode="dump"
+        )
     ).stdout
     attempt = parse_transfers(output).get(primary)
     if attempt is None:
@@ -345,6 +325,14 @@ def served_by_transfer(
             f"(`dnsctl doctor {zone_name} {secondary}` says why)"
         )
     return "\n".join(sections(output).get(primary, [])), None
+
+
+def transfer_key(session: Session, config: NamedConfig, zone_name: str, primary: str) -> str | None:
+    """The TSIG key a secondary's named (configured as config) uses to transfer the zone from
+    the primary at that address: the zone's own, or its catalog's for a member."""
+    inventory = session.inventory
+    member_of = inventory.catalog if zone_name in inventory.catalog_members() else None
+    return config.primary_key(zone_name, member_of, primary)
 
 
 def served_by_file(session: Session, zone_name: str, primary: str, host: HostFacts) -> tuple[str, str | None]:
