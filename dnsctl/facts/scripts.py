@@ -202,6 +202,7 @@ if [ -n "$key" ]; then
   umask 077
   dir=$(mktemp -d) || exit 1
   trap 'rm -rf "$dir"' EXIT
+  trap 'exit 1' HUP INT TERM  # dash runs no EXIT trap on a signal: exit, so the key goes too
   keyfile=$dir/key
   # The key's secret goes from named's configuration into a file only root reads: never an argument.
   named-checkconf -p "$conf" |
