@@ -12,11 +12,11 @@ import signal
 
 import pytest
 
-from dnsctl import interrupt
+from dnsctl import interrupt, verify
 from dnsctl.errors import PreconditionError, RemoteError, RollbackFailed, UsageError, VerifyError
 from dnsctl.models import parse_inventory
 from dnsctl.ops import failover_test
-from dnsctl.ops.failover import DROP_RULE, SAFETY_UNIT
+from dnsctl.ops.failover import DROP_RULE, SAFETY_UNIT, _asked_until_silent
 
 from .fakes import dropped, exactly, prefix
 from .simulated import BindServer, Scene, configured_files, starting
@@ -294,3 +294,24 @@ def test_names_are_checked_before_any_host_is_contacted(scene):
     scene.inventory = parse_inventory(lonely)
     with pytest.raises(UsageError, match="has no secondaries"):
         failover_test(scene.session(), ZONE)
+
+
+# --- is the primary silent? ---------------------------------------------------------------------
+
+ANSWERED = verify.SoaAnswer(SERIAL, True, "NOERROR")
+SILENT = verify.SoaAnswer(None, False, "", error="timed out")
+
+
+@pytest.mark.parametrize(
+    ("answers", "asked", "result"),
+    [
+        ([SILENT], 1, SILENT),
+        ([ANSWERED, SILENT], 2, SILENT),  # the first on a flow conntrack already accepted
+        ([ANSWERED, ANSWERED, ANSWERED], 3, ANSWERED),  # the rule really does not hold
+    ],
+)
+def test_the_primary_is_asked_again_before_it_counts_as_answering(monkeypatch, answers, asked, result):
+    left = list(answers)
+    monkeypatch.setattr(verify, "soa", lambda address, zone, timeout: left.pop(0))
+    assert _asked_until_silent(NS1, ZONE) == result
+    assert len(answers) - len(left) == asked
